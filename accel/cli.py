@@ -1,0 +1,210 @@
+"""The `accel` command line: validate, plan, apply and inspect a cohort."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from accel.database import create_schema, make_engine
+from accel.inputs import LoadedInputs, load_inputs
+from accel.operations import apply_cohort, plan_cohort
+from accel.settings import Settings, default_cohort_file
+from calendars.reconcile import Plan
+from calendars.slots import to_local
+from models.file_types import localized
+from models.problems import InvalidInputError, Problem
+
+app = typer.Typer(
+    help="Scheduling engine for the City Data Alliance Accelerator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+EXIT_INVALID_INPUT = 2
+
+CohortOption = Annotated[
+    Path | None,
+    typer.Option("--cohort", help="Cohort file (default: the shipped cohorts/cda-2024.yaml)."),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option("--now", help="The moment to act at, ISO 8601 with offset (default: the real clock)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    """`--now`: an ISO 8601 instant with offset, or a date (midnight UTC); None is the clock."""
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO 8601 time: {value!r} (e.g. 2024-07-01T09:00Z)") from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no offset: add Z or e.g. -04:00")
+    return moment.astimezone(dt.UTC)
+
+
+def report_problems(problems: list[Problem]) -> None:
+    for problem in problems:
+        err.print(str(problem), markup=False)
+
+
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """Progress on stderr: what is being done, and how long it took."""
+    started = time.perf_counter()
+    with err.status(label):
+        yield
+    err.print(f"{label}: done in {time.perf_counter() - started:.2f} s", markup=False, style="dim")
+
+
+def load_or_exit(cohort: Path | None) -> LoadedInputs:
+    try:
+        with step("reading and expanding the program and cohort"):
+            inputs = load_inputs(cohort or default_cohort_file())
+    except InvalidInputError as error:
+        report_problems(error.problems)
+        errors = sum(1 for p in error.problems if p.severity == "error")
+        err.print(f"{errors} error(s): nothing was changed.", markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    report_problems(inputs.warnings)
+    return inputs
+
+
+def _engine(settings: Settings) -> Any:
+    engine = make_engine(settings.database_url.get_secret_value())
+    create_schema(engine)
+    return engine
+
+
+@app.command()
+def validate(cohort: CohortOption = None) -> None:
+    """Check the cohort file and its program; print every problem, one per line."""
+    inputs = load_or_exit(cohort)
+    timeline = inputs.timeline
+    out.print(
+        f"{inputs.cohort_file} and {inputs.program_file} are valid: {len(inputs.cohort.cities)} "
+        f"cities, {len(timeline.sessions)} sessions, {len(timeline.deliverables)} deliverables, "
+        f"{len(inputs.warnings)} warning(s).", markup=False,
+    )
+
+
+def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps({"cohort": plan.cohort_id, "applied": applied,
+                                     "now": plan.now.isoformat().replace("+00:00", "Z"),
+                                     "changes": plan.changes(),
+                                     "past_unchanged": plan.past_unchanged}, indent=2) + "\n")
+        return
+    if plan.is_empty:
+        out.print(f"{plan.cohort_id}: nothing to change.")
+    else:
+        table = Table(title=f"{plan.cohort_id}: {'applied' if applied else 'plan'}")
+        table.add_column("city")
+        table.add_column("changes")
+        for city, counts in sorted(plan.counts_by_city().items()):
+            table.add_row(city, ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+        out.print(table)
+    if plan.past_unchanged:
+        out.print(f"{len(plan.past_unchanged)} session(s) already started at --now are left as they were.")
+
+
+@app.command()
+def plan(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
+    """Show what `apply` would change in the database, per city, without writing anything."""
+    moment = parse_now(now)
+    inputs = load_or_exit(cohort)
+    with step("comparing with the database"):
+        result = plan_cohort(_engine(Settings()), inputs, now=moment)
+    _print_plan(result, as_json=as_json, applied=False)
+
+
+@app.command()
+def apply(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
+    """Write the plan in one transaction. Applying the same files twice changes nothing."""
+    moment = parse_now(now)
+    inputs = load_or_exit(cohort)
+    with step("reconciling and writing in one transaction"):
+        result = apply_cohort(_engine(Settings()), inputs, now=moment)
+    _print_plan(result, as_json=as_json, applied=True)
+
+
+@app.command()
+def timeline(
+    city: Annotated[str, typer.Option("--city", help="City id, e.g. santiago.")],
+    cohort: CohortOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A city's whole timeline in its local time (sessions and deliverable deadlines)."""
+    inputs = load_or_exit(cohort)
+    found = next((c for c in inputs.cohort.cities if c.id == city), None)
+    if found is None:
+        ids = ", ".join(c.id for c in inputs.cohort.cities)
+        err.print(f"{inputs.cohort_file}: cities: no city {city!r} (cities: {ids})", markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    people = inputs.timeline.people
+    city_emails = {p.key for p in people.values() if p.city_id == city}
+    rows: list[dict[str, Any]] = []
+    for session in inputs.timeline.sessions:
+        if session.city_id != city and not city_emails & {a.person for a in session.attendees}:
+            continue
+        rows.append({
+            "type": "session", "key": session.key, "kind": session.kind.value,
+            "title": localized(session.title, found.language),
+            "starts_at": _utc(session.starts_at), "ends_at": _utc(session.ends_at),
+            "local_start": to_local(session.starts_at, found.timezone).isoformat(),
+            "local_end": to_local(session.ends_at, found.timezone).isoformat(),
+            "timezone": found.timezone, "location": session.location,
+            "attendees": [a.person for a in session.attendees if a.person in city_emails],
+        })
+    for item in inputs.timeline.deliverables:
+        if item.city_id == city:
+            rows.append({
+                "type": "deliverable", "key": item.key, "kind": "deliverable",
+                "title": localized(item.title, found.language), "starts_at": _utc(item.due_at),
+                "ends_at": None, "local_start": to_local(item.due_at, found.timezone).isoformat(),
+                "local_end": None, "timezone": found.timezone, "location": "",
+                "owners": list(item.owners),
+            })
+    rows.sort(key=lambda r: (r["starts_at"], r["key"]))
+    if as_json:
+        sys.stdout.write(json.dumps({"city": city, "timezone": found.timezone, "items": rows},
+                                    indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{found.name} ({found.timezone}), all times local")
+    for column in ("date", "time", "what", "title"):
+        table.add_column(column)
+    for row in rows:
+        start = dt.datetime.fromisoformat(row["local_start"])
+        end = dt.datetime.fromisoformat(row["local_end"]) if row["local_end"] else None
+        hours = f"{start:%H:%M}–{end:%H:%M}" if end and end.date() == start.date() else (
+            f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
+        table.add_row(f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], row["title"])
+    out.print(table)
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

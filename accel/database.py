@@ -1,0 +1,30 @@
+"""The database engine: SQLite file by default, any SQLAlchemy URL from settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url`; SQLite gets foreign keys, WAL and a busy timeout for concurrent use."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: sa.Engine) -> None:
+    SQLModel.metadata.create_all(engine)

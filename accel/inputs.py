@@ -1,0 +1,96 @@
+"""Reading a cohort file and the program it names, with every problem reported at once."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from calendars.timeline import expand_timeline
+from calendars.timeline_types import Timeline
+from models.cohort_file import Cohort
+from models.file_loading import check_cohort, load_cohort, load_program
+from models.problems import InvalidInputError, Problem, Severity
+from models.program_file import Program
+
+from accel.settings import REPOSITORY
+
+
+@dataclass
+class LoadedInputs:
+    program: Program
+    cohort: Cohort
+    program_file: str
+    cohort_file: str
+    timeline: Timeline
+    warnings: list[Problem]
+
+
+def display_path(path: Path) -> str:
+    """A path as the operator would type it: relative to the working directory when inside it."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError([Problem(display_path(path), "", "no such file")]) from None
+    except OSError as error:
+        raise InvalidInputError([Problem(display_path(path), "", f"cannot read: {error.strerror}")]) from None
+
+
+def program_path_for(cohort_path: Path, program_id: str) -> Path:
+    """`programs/<id>.yaml` beside the cohort folder, else in the working directory or repository."""
+    candidates = [
+        cohort_path.resolve().parent.parent / "programs" / f"{program_id}.yaml",
+        Path("programs") / f"{program_id}.yaml",
+        REPOSITORY / "programs" / f"{program_id}.yaml",
+    ]
+    return next((c for c in candidates if c.exists()), candidates[0])
+
+
+def load_inputs(cohort_path: Path) -> LoadedInputs:
+    """Load, check and expand. Raises `InvalidInputError` listing every error of both files."""
+    cohort_file = display_path(cohort_path)
+    problems: list[Problem] = []
+    cohort: Cohort | None = None
+    try:
+        cohort = load_cohort(_read(cohort_path), cohort_file)
+    except InvalidInputError as error:
+        problems.extend(error.problems)
+    program_id = cohort.program if cohort else _program_key_guess(cohort_path)
+    program: Program | None = None
+    program_file = f"programs/{program_id}.yaml"
+    if program_id:
+        path = program_path_for(cohort_path, program_id)
+        program_file = display_path(path)
+        try:
+            program = load_program(_read(path), program_file)
+        except InvalidInputError as error:
+            problems.extend(error.problems)
+    if cohort is None or program is None:
+        raise InvalidInputError(problems)
+    problems.extend(check_cohort(cohort, program, cohort_file))
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidInputError(problems)
+    timeline = expand_timeline(program, cohort, program_file=program_file, cohort_file=cohort_file)
+    problems.extend(timeline.problems)
+    if any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidInputError(problems)
+    return LoadedInputs(program, cohort, program_file, cohort_file, timeline, problems)
+
+
+def _program_key_guess(cohort_path: Path) -> str | None:
+    """The `program:` key of a cohort file that failed validation, to check its program too."""
+    import re
+
+    try:
+        text = cohort_path.read_bytes()[:65536].decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(r"^program:\s*([a-z0-9][a-z0-9-]{0,62})\s*$", text, re.MULTILINE)
+    return match.group(1) if match else None

@@ -1,0 +1,35 @@
+"""The one settings object: environment variables prefixed ACCEL_, or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Defaults are the embedded setup: a SQLite file here, no SMTP server (mail goes to files)."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCEL_", env_file=".env", extra="ignore")
+
+    database_url: SecretStr = Field(default=SecretStr("sqlite:///accel.db"))
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str | None = None  # defaults to the cohort organizer's address
+    outbox_dir: Path = Path("outbox")
+    send_rate_per_second: float = 50.0
+    send_concurrency: int = 4
+    public_base_url: str = "http://127.0.0.1:8000"
+
+
+def default_cohort_file() -> Path:
+    """The shipped cohort: ./cohorts/cda-2024.yaml, or the one beside this package."""
+    local = Path("cohorts/cda-2024.yaml")
+    return local if local.exists() else REPOSITORY / "cohorts" / "cda-2024.yaml"

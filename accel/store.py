@@ -1,0 +1,202 @@
+"""Reading the stored state of a cohort and writing a reconcile plan, in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+from calendars.reconcile import (
+    Action,
+    Plan,
+    StoredItem,
+    StoredSession,
+    StoredState,
+    decision_point_content,
+    deliverable_content,
+    fingerprint,
+    session_content,
+)
+from calendars.timeline_types import Timeline, TimelineSession
+from models.enums import RecordStatus
+from models.tables import (
+    DecisionPointRecord,
+    DeliverableRecord,
+    InvitationRecord,
+    PersonRecord,
+    SessionRecord,
+)
+
+SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
+DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
+DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
+PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+CANCELLED = RecordStatus.CANCELLED.value
+SCHEDULED = RecordStatus.SCHEDULED.value
+
+
+def load_state(connection: sa.Connection, *, cohort_id: str) -> StoredState:
+    """Everything reconcile compares against, read with a few bulk queries."""
+    state = StoredState()
+    attendees: dict[str, dict[str, tuple[bool, str]]] = {}
+    for row in connection.execute(
+        sa.select(INVITATION.c.session_key, INVITATION.c.email, INVITATION.c.required,
+                  INVITATION.c.status).where(INVITATION.c.cohort_id == cohort_id)
+    ):
+        attendees.setdefault(row.session_key, {})[row.email] = (row.required, row.status)
+    for row in connection.execute(sa.select(SESSION).where(SESSION.c.cohort_id == cohort_id)):
+        state.sessions[row.key] = StoredSession(
+            row.key, row.city_id, row.fingerprint, row.status, row.sequence, row.starts_at,
+            row.ends_at, row.location, attendees.get(row.key, {}),
+        )
+    state.deliverables = _items(connection, DELIVERABLE, cohort_id, deliverable_content_of_row)
+    state.decision_points = _items(connection, DECISION, cohort_id, decision_content_of_row)
+    state.people = {
+        row.email: StoredItem(fingerprint(person_content_of_row(row)),
+                              SCHEDULED if row.active else CANCELLED)
+        for row in connection.execute(sa.select(PERSON).where(PERSON.c.cohort_id == cohort_id))
+    }
+    return state
+
+
+def person_content_of_row(row: Any) -> dict[str, Any]:
+    """Mirrors `calendars.reconcile.person_content` for a stored row."""
+    return {"name": row.name, "language": row.language, "timezone": row.timezone,
+            "role": row.role, "city_id": row.city_id}
+
+
+def deliverable_content_of_row(row: Any) -> dict[str, Any]:
+    return {"due_at": row.due_at.isoformat(), "owners": list(row.owners), "title": row.title,
+            "reminders": list(row.reminders)}
+
+
+def decision_content_of_row(row: Any) -> dict[str, Any]:
+    return {"notify_at": row.notify_at.isoformat(), "checkin": row.checkin_session,
+            "deliverables": list(row.deliverables)}
+
+
+def _items(connection: sa.Connection, table: sa.Table, cohort_id: str, content: Any) -> dict[str, StoredItem]:
+    return {
+        row.key: StoredItem(fingerprint(content(row)), row.status)
+        for row in connection.execute(sa.select(table).where(table.c.cohort_id == cohort_id))
+    }
+
+
+def _session_values(session: TimelineSession, cohort_id: str, now: dt.datetime) -> dict[str, Any]:
+    content = session_content(session)
+    return {
+        "key": session.key, "cohort_id": cohort_id, "series": session.series,
+        "kind": session.kind.value, "city_id": session.city_id, "group_id": session.group_id,
+        "decision_point": session.decision_point, "starts_at": session.starts_at,
+        "ends_at": session.ends_at, "timezone": session.timezone, "location": session.location,
+        "meeting_url": session.meeting_url,
+        "language": session.language.value if session.language else None,
+        "title": {k.value: v for k, v in session.title.items()},
+        "description": (
+            {k.value: v for k, v in session.description.items()} if session.description else None
+        ),
+        "reminders": content["reminders"], "fingerprint": fingerprint(content),
+        "status": SCHEDULED, "changed_at": now,
+    }
+
+
+def apply_plan(connection: sa.Connection, *, timeline: Timeline, plan: Plan) -> None:
+    """Write `plan`; the caller owns the transaction (so a failure leaves nothing behind)."""
+    now = plan.now
+    cohort = timeline.cohort_id
+    _apply_people(connection, timeline, plan)
+    by_key = {s.key: s for s in timeline.sessions}
+    added = [c for c in plan.sessions if c.action is Action.ADDED]
+    if added:
+        connection.execute(sa.insert(SESSION), [
+            _session_values(by_key[c.key], cohort, now) | {"sequence": 0, "created_at": now}
+            for c in added
+        ])
+    for change in plan.sessions:
+        if change.action in (Action.CHANGED, Action.RESTORED):
+            values = _session_values(by_key[change.key], cohort, now)
+            values.pop("key")
+            connection.execute(sa.update(SESSION).where(SESSION.c.key == change.key)
+                               .values(**values, sequence=change.sequence))
+        elif change.action is Action.CANCELLED:
+            connection.execute(sa.update(SESSION).where(SESSION.c.key == change.key).values(
+                status=CANCELLED, sequence=change.sequence, changed_at=now))
+    new_rows = []
+    for inv in plan.invitations:
+        if inv.action is Action.INVITE:
+            new_rows.append({"cohort_id": cohort, "session_key": inv.session_key, "email": inv.email,
+                             "required": inv.required, "status": SCHEDULED,
+                             "sequence": inv.sequence, "changed_at": now})
+    # An invite for a session already stored may re-activate a cancelled row: update it in place.
+    existing = set()
+    reinvited = {(r["session_key"], r["email"]) for r in new_rows
+                 if r["session_key"] not in {c.key for c in added}}
+    if reinvited:
+        for row in connection.execute(
+            sa.select(INVITATION.c.session_key, INVITATION.c.email).where(
+                INVITATION.c.session_key.in_({k for k, _ in reinvited}))
+        ):
+            existing.add((row.session_key, row.email))
+    inserts = [r for r in new_rows if (r["session_key"], r["email"]) not in existing]
+    if inserts:
+        connection.execute(sa.insert(INVITATION), inserts)
+    for inv in plan.invitations:
+        where = (INVITATION.c.session_key == inv.session_key) & (INVITATION.c.email == inv.email)
+        if inv.action is Action.INVITE and (inv.session_key, inv.email) in existing:
+            connection.execute(sa.update(INVITATION).where(where).values(
+                status=SCHEDULED, required=inv.required, sequence=inv.sequence, changed_at=now))
+        elif inv.action is Action.UPDATE:
+            connection.execute(sa.update(INVITATION).where(where).values(
+                required=inv.required, sequence=inv.sequence, changed_at=now))
+        elif inv.action is Action.CANCEL:
+            connection.execute(sa.update(INVITATION).where(where).values(
+                status=CANCELLED, sequence=inv.sequence, changed_at=now))
+    _apply_items(connection, DELIVERABLE, plan.deliverables, {
+        d.key: {"key": d.key, "cohort_id": cohort, "city_id": d.city_id,
+                "deliverable": d.deliverable, "title": {k.value: v for k, v in d.title.items()},
+                "due_at": d.due_at, "owners": list(d.owners),
+                "reminders": [int(r.total_seconds()) for r in d.reminders]}
+        for d in timeline.deliverables
+    }, now)
+    _apply_items(connection, DECISION, plan.decision_points, {
+        d.key: {"key": d.key, "cohort_id": cohort, "city_id": d.city_id,
+                "decision_point": d.decision_point, "checkin_session": d.checkin_session,
+                "notify_at": d.notify_at, "deliverables": list(d.deliverables)}
+        for d in timeline.decision_points
+    }, now)
+
+
+def _apply_items(connection: sa.Connection, table: sa.Table, changes: list[Any],
+                 values: dict[str, dict[str, Any]], now: dt.datetime) -> None:
+    inserts = [values[c.key] | {"status": SCHEDULED, "changed_at": now}
+               for c in changes if c.action is Action.ADDED]
+    if inserts:
+        connection.execute(sa.insert(table), inserts)
+    for change in changes:
+        if change.action in (Action.CHANGED, Action.RESTORED):
+            row = dict(values[change.key])
+            row.pop("key")
+            connection.execute(sa.update(table).where(table.c.key == change.key)
+                               .values(**row, status=SCHEDULED, changed_at=now))
+        elif change.action is Action.CANCELLED:
+            connection.execute(sa.update(table).where(table.c.key == change.key)
+                               .values(status=CANCELLED, changed_at=now))
+
+
+def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> None:
+    cohort, now = timeline.cohort_id, plan.now
+    for change in plan.people:
+        where = (PERSON.c.cohort_id == cohort) & (PERSON.c.email == change.key)
+        if change.action is Action.CANCELLED:
+            connection.execute(sa.update(PERSON).where(where).values(active=False, changed_at=now))
+            continue
+        person = timeline.people[change.key]
+        values = {"name": person.name, "language": person.language.value,
+                  "timezone": person.timezone, "role": person.role, "city_id": person.city_id,
+                  "active": True, "changed_at": now}
+        if change.action is Action.ADDED:
+            connection.execute(sa.insert(PERSON).values(cohort_id=cohort, email=person.key, **values))
+        else:
+            connection.execute(sa.update(PERSON).where(where).values(**values))

@@ -1,0 +1,265 @@
+"""Reconcile: the difference between an expanded timeline and what the database holds (pure).
+
+Rules: a session is matched by its stable key. A changed session keeps its key (so its UID) and
+gets the next sequence; its remaining attendees get an update, new ones an invitation, removed
+ones a cancellation. A session missing from the timeline is cancelled, never deleted. Sessions
+that started before `now` are history: they are never changed, cancelled or notified.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from calendars.timeline_types import Person, Timeline, TimelineDecisionPoint, TimelineDeliverable, TimelineSession
+from models.enums import RecordStatus
+
+
+class Action(StrEnum):
+    ADDED = "added"
+    CHANGED = "changed"
+    RESTORED = "restored"
+    CANCELLED = "cancelled"
+    INVITE = "invite"
+    UPDATE = "update"
+    CANCEL = "cancel"
+
+
+def fingerprint(payload: Any) -> str:
+    """A short stable hash of JSON-able content, to detect changes cheaply."""
+    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def session_content(session: TimelineSession) -> dict[str, Any]:
+    """What makes a session different for its attendees (attendees are compared separately)."""
+    return {
+        "starts_at": session.starts_at.isoformat(),
+        "ends_at": session.ends_at.isoformat(),
+        "timezone": session.timezone,
+        "location": session.location,
+        "meeting_url": session.meeting_url,
+        "title": session.title,
+        "description": session.description,
+        "language": session.language,
+        "reminders": [int(r.total_seconds()) for r in session.reminders],
+        "kind": session.kind.value,
+    }
+
+
+def deliverable_content(item: TimelineDeliverable) -> dict[str, Any]:
+    return {"due_at": item.due_at.isoformat(), "owners": list(item.owners), "title": item.title,
+            "reminders": [int(r.total_seconds()) for r in item.reminders]}
+
+
+def decision_point_content(item: TimelineDecisionPoint) -> dict[str, Any]:
+    return {"notify_at": item.notify_at.isoformat(), "checkin": item.checkin_session,
+            "deliverables": list(item.deliverables)}
+
+
+def person_content(person: Person) -> dict[str, Any]:
+    return {"name": person.name, "language": person.language.value, "timezone": person.timezone,
+            "role": person.role, "city_id": person.city_id}
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    key: str
+    city_id: str | None
+    fingerprint: str
+    status: str
+    sequence: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    location: str
+    attendees: dict[str, tuple[bool, str]]  # email -> (required, status)
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    fingerprint: str
+    status: str
+
+
+@dataclass
+class StoredState:
+    sessions: dict[str, StoredSession] = field(default_factory=dict)
+    deliverables: dict[str, StoredItem] = field(default_factory=dict)
+    decision_points: dict[str, StoredItem] = field(default_factory=dict)
+    people: dict[str, StoredItem] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SessionChange:
+    action: Action
+    key: str
+    city_id: str | None
+    sequence: int
+    starts_at: dt.datetime
+    what: tuple[str, ...] = ()  # for a change: time, place, details, attendees
+
+
+@dataclass(frozen=True)
+class InvitationChange:
+    action: Action
+    session_key: str
+    email: str
+    city_id: str | None
+    sequence: int
+    required: bool
+    notify: bool  # False for a session already started at `now`: recorded, never sent
+
+
+@dataclass(frozen=True)
+class ItemChange:
+    action: Action
+    key: str
+    city_id: str | None
+
+
+@dataclass
+class Plan:
+    cohort_id: str
+    now: dt.datetime
+    sessions: list[SessionChange] = field(default_factory=list)
+    invitations: list[InvitationChange] = field(default_factory=list)
+    deliverables: list[ItemChange] = field(default_factory=list)
+    decision_points: list[ItemChange] = field(default_factory=list)
+    people: list[ItemChange] = field(default_factory=list)
+    past_unchanged: list[str] = field(default_factory=list)  # would change, but already started
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.sessions or self.invitations or self.deliverables
+                    or self.decision_points or self.people)
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every change as a JSON-able dict, in a stable order."""
+        out: list[dict[str, Any]] = []
+        for group, items in (("session", self.sessions), ("invitation", self.invitations),
+                             ("deliverable", self.deliverables),
+                             ("decision_point", self.decision_points), ("person", self.people)):
+            for item in items:
+                row = {"type": group, **asdict(item)}
+                for name, value in row.items():
+                    if isinstance(value, dt.datetime):
+                        row[name] = value.isoformat().replace("+00:00", "Z")
+                    elif isinstance(value, tuple):
+                        row[name] = list(value)
+                out.append(row)
+        return out
+
+    def counts_by_city(self) -> dict[str, Counter[str]]:
+        """`{city or "(cohort)": Counter({"session added": n, "invite": m, ...})}`."""
+        table: dict[str, Counter[str]] = {}
+        for s in self.sessions:
+            table.setdefault(s.city_id or "(cohort)", Counter())[f"session {s.action}"] += 1
+        for i in self.invitations:
+            if i.notify:
+                table.setdefault(i.city_id or "(cohort)", Counter())[str(i.action)] += 1
+        for d in self.deliverables:
+            table.setdefault(d.city_id or "(cohort)", Counter())[f"deliverable {d.action}"] += 1
+        return table
+
+
+def _diff_items(
+    wanted: dict[str, tuple[str, str | None]], stored: dict[str, StoredItem]
+) -> list[ItemChange]:
+    changes = []
+    for key, (print_, city) in wanted.items():
+        old = stored.get(key)
+        if old is None:
+            changes.append(ItemChange(Action.ADDED, key, city))
+        elif old.status == RecordStatus.CANCELLED:
+            changes.append(ItemChange(Action.RESTORED, key, city))
+        elif old.fingerprint != print_:
+            changes.append(ItemChange(Action.CHANGED, key, city))
+    for key, old in stored.items():
+        if key not in wanted and old.status != RecordStatus.CANCELLED:
+            changes.append(ItemChange(Action.CANCELLED, key, None))
+    return changes
+
+
+def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan:
+    """The changes that would bring the database to `timeline`, seen at `now`."""
+    plan = Plan(timeline.cohort_id, now)
+    city_of = {p.key: p.city_id for p in timeline.people.values()}
+    wanted_keys = set()
+    for session in timeline.sessions:
+        wanted_keys.add(session.key)
+        print_ = fingerprint(session_content(session))
+        attendees = {a.person: a.required for a in session.attendees}
+        old = stored.sessions.get(session.key)
+        started = session.starts_at <= now
+        if old is None:
+            plan.sessions.append(SessionChange(Action.ADDED, session.key, session.city_id, 0,
+                                               session.starts_at))
+            plan.invitations.extend(
+                InvitationChange(Action.INVITE, session.key, email, session.city_id or city_of.get(email),
+                                 0, required, notify=not started)
+                for email, required in attendees.items()
+            )
+            continue
+        active = {e for e, (_, status) in old.attendees.items() if status != RecordStatus.CANCELLED}
+        restored = old.status == RecordStatus.CANCELLED
+        what = []
+        if restored:
+            what.append("restored")
+        if (old.starts_at, old.ends_at) != (session.starts_at, session.ends_at):
+            what.append("time")
+        if old.location != session.location:
+            what.append("place")
+        if old.fingerprint != print_ and not {"time", "place"} & set(what):
+            what.append("details")
+        required_changed = any(old.attendees[e][0] != attendees[e] for e in active & attendees.keys())
+        if active != attendees.keys() or required_changed:
+            what.append("attendees")
+        if not what:
+            continue
+        if old.starts_at <= now or started:
+            plan.past_unchanged.append(session.key)
+            continue
+        sequence = old.sequence + 1
+        action = Action.RESTORED if restored else Action.CHANGED
+        plan.sessions.append(SessionChange(action, session.key, session.city_id, sequence,
+                                           session.starts_at, tuple(what)))
+        for email, required in attendees.items():
+            kind = Action.UPDATE if email in active and not restored else Action.INVITE
+            plan.invitations.append(InvitationChange(kind, session.key, email,
+                                                     session.city_id or city_of.get(email),
+                                                     sequence, required, notify=True))
+        for email in sorted(active - attendees.keys()):
+            plan.invitations.append(InvitationChange(Action.CANCEL, session.key, email,
+                                                     session.city_id, sequence,
+                                                     old.attendees[email][0], notify=True))
+    for key, old in stored.sessions.items():
+        if key in wanted_keys or old.status == RecordStatus.CANCELLED:
+            continue
+        if old.starts_at <= now:
+            plan.past_unchanged.append(key)
+            continue
+        sequence = old.sequence + 1
+        plan.sessions.append(SessionChange(Action.CANCELLED, key, old.city_id, sequence, old.starts_at))
+        for email, (required, status) in sorted(old.attendees.items()):
+            if status != RecordStatus.CANCELLED:
+                plan.invitations.append(InvitationChange(Action.CANCEL, key, email, old.city_id,
+                                                         sequence, required, notify=True))
+    plan.deliverables = _diff_items(
+        {d.key: (fingerprint(deliverable_content(d)), d.city_id) for d in timeline.deliverables},
+        stored.deliverables,
+    )
+    plan.decision_points = _diff_items(
+        {d.key: (fingerprint(decision_point_content(d)), d.city_id) for d in timeline.decision_points},
+        stored.decision_points,
+    )
+    plan.people = _diff_items(
+        {p.key: (fingerprint(person_content(p)), p.city_id) for p in timeline.people.values()},
+        stored.people,
+    )
+    plan.past_unchanged.sort()
+    return plan

@@ -1,0 +1,85 @@
+"""The expanded timeline: people, sessions, deliverables and decision points of one cohort."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from models.enums import Language, SessionKind
+from models.problems import Problem
+
+
+@dataclass(frozen=True)
+class Person:
+    """Anyone who receives something. The key is the lower-case email: one person, one calendar."""
+
+    key: str
+    name: str
+    email: str
+    language: Language
+    timezone: str
+    role: str  # mayor, coach, organizer, or a senior-team role
+    city_id: str | None = None
+
+
+@dataclass(frozen=True, order=True)
+class Attendee:
+    person: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class TimelineSession:
+    key: str
+    series: str
+    kind: SessionKind
+    title: dict[Language, str]
+    description: dict[Language, str] | None
+    starts_at: dt.datetime  # UTC
+    ends_at: dt.datetime  # UTC
+    timezone: str  # the zone whose wall clock the session keeps
+    location: str
+    meeting_url: str | None
+    language: Language | None  # None: interpreted into every language
+    attendees: tuple[Attendee, ...]
+    reminders: tuple[dt.timedelta, ...]
+    city_id: str | None = None
+    group_id: str | None = None
+    decision_point: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineDeliverable:
+    key: str
+    deliverable: str
+    city_id: str
+    title: dict[Language, str]
+    due_at: dt.datetime  # UTC
+    owners: tuple[str, ...]
+    reminders: tuple[dt.timedelta, ...]
+
+
+@dataclass(frozen=True)
+class TimelineDecisionPoint:
+    key: str
+    decision_point: str
+    city_id: str
+    checkin_session: str
+    notify_at: dt.datetime  # UTC
+    deliverables: tuple[str, ...]
+
+
+@dataclass
+class Timeline:
+    cohort_id: str
+    program_id: str
+    people: dict[str, Person]
+    sessions: list[TimelineSession]
+    deliverables: list[TimelineDeliverable]
+    decision_points: list[TimelineDecisionPoint]
+    problems: list[Problem] = field(default_factory=list)
+
+
+def uid_for(session_key: str, program_id: str) -> str:
+    """The iCalendar UID of a session: derived from its key only, so it never changes."""
+    return f"{session_key.replace('/', '.')}@{program_id}.accelerator"

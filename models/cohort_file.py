@@ -1,0 +1,107 @@
+"""Schema of a cohort file (`cohorts/*.yaml`): the organizer, the coaches and the cities of one cohort."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, HttpUrl
+
+from models.enums import Language, Role, Weekday
+from models.file_types import Slug, TimeZoneName, WallTime
+from models.program_file import Anchor, FileModel, WorkingHours
+
+# Deliberately plain: a local part, one @, a dotted domain; no spaces, quotes, angle brackets or
+# line breaks, so an address can never smuggle a header or a second recipient into an email.
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+
+
+def _check_email(value: str) -> str:
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise ValueError("not an email address")
+    return value.lower()
+
+
+def _check_name(value: str) -> str:
+    if any(ch in value for ch in "\r\n\t\x00") or any(ord(ch) < 32 for ch in value):
+        raise ValueError("a name may not contain line breaks or control characters")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+PersonName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_check_name)]
+
+
+class Organizer(FileModel):
+    name: PersonName
+    email: Email
+    reply_to: Email | None = None
+    timezone: TimeZoneName | None = None
+
+
+class Coach(FileModel):
+    id: Slug
+    name: PersonName
+    email: Email
+    timezone: TimeZoneName
+    languages: list[Language] = Field(min_length=1)
+    working_hours: WorkingHours | None = None
+
+
+class Substitute(FileModel):
+    name: PersonName
+    email: Email | None = None
+
+
+class Mayor(FileModel):
+    name: PersonName
+    email: Email
+    language: Language | None = None
+    substitute: Substitute | None = None
+
+
+class TeamMember(FileModel):
+    name: PersonName
+    email: Email
+    role: Role
+    language: Language | None = None
+    timezone: TimeZoneName | None = None
+
+
+class CoachingSlot(FileModel):
+    """Pins a city's coaching to a weekday and a local time instead of letting the engine choose."""
+
+    weekday: Weekday
+    time: WallTime
+
+
+class City(FileModel):
+    id: Slug
+    name: PersonName
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    timezone: TimeZoneName
+    language: Language
+    coach: Slug
+    mayor: Mayor
+    team: list[TeamMember]
+    working_hours: WorkingHours | None = None
+    coaching: CoachingSlot | None = None
+
+
+class VirtualMeeting(FileModel):
+    base_url: HttpUrl
+
+
+class Cohort(FileModel):
+    id: Slug = Field(alias="cohort")
+    program: Slug
+    organizer: Organizer
+    convening: Anchor | None = None
+    virtual_meeting: VirtualMeeting
+    coaches: list[Coach] = Field(min_length=1)
+    cities: list[City] = Field(min_length=1)
+
+    model_config = FileModel.model_config | {"populate_by_name": True}
+
+    def coach(self, coach_id: str) -> Coach:
+        return next(c for c in self.coaches if c.id == coach_id)

@@ -1,0 +1,153 @@
+"""Small value types used by both files: localized text, day references, wall times, durations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import pendulum
+from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints
+
+from models.enums import Language
+from models.timezones import UnknownTimeZoneError, load_zone
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+"""An identifier that is safe in file names, URLs and iCalendar UIDs."""
+
+
+def _check_localized(value: dict[Language, str]) -> dict[Language, str]:
+    if Language.EN not in value:
+        raise ValueError("needs at least an English (en) text, the fallback for every language")
+    for lang, text in value.items():
+        if not text.strip():
+            raise ValueError(f"the {lang} text is empty")
+        if "\r" in text or "\x00" in text:
+            raise ValueError(f"the {lang} text contains a control character")
+    return value
+
+
+LocalizedText = Annotated[dict[Language, str], AfterValidator(_check_localized)]
+
+
+def localized(text: dict[Language, str], language: Language) -> str:
+    """The text in `language`, falling back to English."""
+    return text.get(language) or text[Language.EN]
+
+
+def _check_zone(name: str) -> str:
+    try:
+        load_zone(name)
+    except UnknownTimeZoneError:
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as America/Santiago)") from None
+    return name
+
+
+TimeZoneName = Annotated[str, AfterValidator(_check_zone)]
+
+_WALL_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _parse_wall_time(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads an unquoted 10:00 as the sexagesimal integer 600.
+        value = f"{value // 60:02d}:{value % 60:02d}"
+    if not isinstance(value, str) or not (match := _WALL_TIME.match(value)):
+        raise ValueError(f"not a time of day {value!r} (write it as \"HH:MM\", e.g. \"10:00\")")
+    return dt.time(int(match.group(1)), int(match.group(2)))
+
+
+WallTime = Annotated[
+    dt.time, BeforeValidator(_parse_wall_time), PlainSerializer(lambda t: t.strftime("%H:%M"))
+]
+
+
+_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?)?$")
+
+
+def _parse_duration(value: Any) -> dt.timedelta:
+    if isinstance(value, dt.timedelta):
+        return value
+    if not isinstance(value, str) or not _DURATION.match(value):
+        raise ValueError(
+            f"not a duration {value!r} (ISO 8601 in weeks, days, hours, minutes: P2W, P1D, PT90M)"
+        )
+    parsed = pendulum.parse(value)
+    assert isinstance(parsed, pendulum.Duration)
+    return dt.timedelta(seconds=parsed.total_seconds())
+
+
+def format_duration(value: dt.timedelta) -> str:
+    """ISO 8601 form of a duration, e.g. P1D, PT90M (inverse of the parser)."""
+    days, seconds = value.days, value.seconds
+    text = "P" + (f"{days}D" if days else "")
+    if seconds:
+        hours, minutes = divmod(seconds // 60, 60)
+        text += "T" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
+    return text if text != "P" else "PT0M"
+
+
+def _positive(value: dt.timedelta) -> dt.timedelta:
+    if value <= dt.timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+Duration = Annotated[
+    dt.timedelta,
+    BeforeValidator(_parse_duration),
+    AfterValidator(_positive),
+    PlainSerializer(format_duration),
+]
+
+
+@dataclass(frozen=True)
+class DayRef:
+    """A calendar day given relative to the convening (`convening+P3W`) or by date (`2024-12-13`)."""
+
+    offset_days: int | None = None
+    date: dt.date | None = None
+
+    def resolve(self, anchor: dt.date) -> dt.date:
+        if self.date is not None:
+            return self.date
+        assert self.offset_days is not None
+        return anchor + dt.timedelta(days=self.offset_days)
+
+    def __str__(self) -> str:
+        if self.date is not None:
+            return self.date.isoformat()
+        assert self.offset_days is not None
+        sign = "+" if self.offset_days >= 0 else "-"
+        return f"convening{sign}P{abs(self.offset_days)}D"
+
+
+_DAY_REF = re.compile(r"^convening(?:([+-])P(?:(\d+)W)?(?:(\d+)D)?)?$")
+
+
+def _parse_day_ref(value: Any) -> DayRef:
+    if isinstance(value, DayRef):
+        return value
+    if isinstance(value, dt.datetime):
+        raise ValueError("give a day, not a date and time")
+    if isinstance(value, dt.date):
+        return DayRef(date=value)
+    if isinstance(value, str):
+        match = _DAY_REF.match(value.strip())
+        if match and (match.group(1) is None or match.group(2) or match.group(3)):
+            weeks, days = int(match.group(2) or 0), int(match.group(3) or 0)
+            offset = 7 * weeks + days
+            return DayRef(offset_days=-offset if match.group(1) == "-" else offset)
+        try:
+            return DayRef(date=dt.date.fromisoformat(value.strip()))
+        except ValueError:
+            pass
+    raise ValueError(
+        f"not a day {value!r} (write convening+P3W, convening-P14D, or a date such as 2024-12-13)"
+    )
+
+
+DayReference = Annotated[DayRef, BeforeValidator(_parse_day_ref), PlainSerializer(str)]

@@ -1,0 +1,45 @@
+"""Problems found in the input files, each naming the file and the place in it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    file: str
+    place: str
+    message: str
+    severity: Severity = Severity.ERROR
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        place = f" {self.place}:" if self.place else ""
+        return f"{self.file}:{place} {prefix}{self.message}{where}"
+
+
+class InvalidInputError(Exception):
+    """The files cannot be used; `problems` lists every reason at once."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def format_place(location: tuple[str | int, ...]) -> str:
+    """`('cities', 3, 'team', 1, 'email')` -> `cities[3].team[1].email`."""
+    text = ""
+    for part in location:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
