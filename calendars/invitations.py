@@ -20,7 +20,7 @@ from icalendar import CUTYPE, PARTSTAT, ROLE, STATUS, Alarm, Calendar, Event, vC
 
 from calendars.ical_types import PRODID, CalendarPerson, EventSnapshot, InviteAttendee
 
-__all__ = ["PRODID", "build_cancel", "build_request", "build_vevent"]
+__all__ = ["PRODID", "add_alarms", "build_cancel", "build_request", "build_vevent"]
 
 
 def build_request(
@@ -52,7 +52,7 @@ def build_request(
                 rsvp=True,
             ),
         )
-    _add_alarms(vevent, event)
+    add_alarms(vevent, event)
     return _itip_calendar("REQUEST", vevent, prodid=prodid)
 
 
@@ -93,7 +93,7 @@ def build_vevent(
     `cancelled` overrides `event.cancelled` for STATUS; no ORGANIZER, ATTENDEE or VALARM.
     """
     is_cancelled = event.cancelled if cancelled is None else cancelled
-    vevent = Event.new(
+    return Event.new(
         uid=event.uid,
         sequence=event.sequence,
         stamp=_utc(dtstamp, "dtstamp"),
@@ -103,15 +103,19 @@ def build_vevent(
         description=event.description,
         location=event.location or None,
         url=event.url,
-        categories=list(event.categories),
+        categories=event.categories,  # a tuple: an empty list would write "CATEGORIES:"
         status=STATUS.CANCELLED if is_cancelled else STATUS.CONFIRMED,
     )
-    return vevent
 
 
 def add_alarms(vevent: Event, event: EventSnapshot) -> None:
     """One display VALARM per reminder offset, in the order given."""
-    _add_alarms(vevent, event)
+    for offset in event.reminders:
+        alarm = Alarm()
+        alarm.add("ACTION", "DISPLAY")
+        alarm.add("DESCRIPTION", event.summary)
+        alarm.add("TRIGGER", -offset)
+        vevent.add_component(alarm)
 
 
 def _itip_vevent(
@@ -138,16 +142,8 @@ def _itip_calendar(method: str, vevent: Event, *, prodid: str) -> bytes:
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", method)
     calendar.add_component(vevent)
-    return calendar.to_ical()
-
-
-def _add_alarms(vevent: Event, event: EventSnapshot) -> None:
-    for offset in event.reminders:
-        alarm = Alarm()
-        alarm.add("ACTION", "DISPLAY")
-        alarm.add("DESCRIPTION", event.summary)
-        alarm.add("TRIGGER", -offset)
-        vevent.add_component(alarm)
+    body: bytes = calendar.to_ical()
+    return body
 
 
 def _role(attendee: InviteAttendee) -> ROLE:
