@@ -25,6 +25,7 @@ from calendars.timeline_types import (
 )
 from models.cohort_file import City, Cohort
 from models.enums import Audience, Language, LanguageHandling, Place, Policy, Role, Scope, Weekday
+from models.file_loading import source_line
 from models.file_types import localized
 from models.problems import Problem, Severity, format_place
 from models.program_file import Anchor, Program, SessionSeries, WorkingHours
@@ -157,8 +158,15 @@ class _Expander:
     ) -> None:
         policy = series.working_hours or self.program.working_hours_policy
         severity = Severity.ERROR if always_error or policy is Policy.ERROR else Severity.WARNING
+        source = self.program if file == self.program_file else self.cohort
         self.problems.append(
-            Problem(file or self.cohort_file, format_place(place), message, severity)
+            Problem(
+                file or self.cohort_file,
+                format_place(place),
+                message,
+                severity,
+                line=source_line(source, place),
+            )
         )
 
     # -- placing sessions -------------------------------------------------------------------

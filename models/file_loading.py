@@ -29,6 +29,10 @@ def _validation_problems(error: ValidationError, doc: YamlDocument) -> list[Prob
         message = _FRIENDLY.get(item["type"]) or str(item["msg"]).removeprefix("Value error, ")
         if item["type"] == "missing" and path and path[-1] in ("mayor", "coach"):
             message = f"missing: every city needs a {path[-1]}"
+        elif item["type"] == "enum":
+            what = path[-1] if path and isinstance(path[-1], str) else "value"
+            expected = item.get("ctx", {}).get("expected", "")
+            message = f"unknown {what} {item['input']!r} (one of: {expected.replace(' or ', ', ')})"
         problems.append(Problem(doc.file, format_place(path), message, line=doc.line_of(path)))
     return sorted(set(problems), key=lambda p: (p.line or 0, p.place, p.message))
 
