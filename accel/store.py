@@ -123,36 +123,35 @@ def apply_plan(connection: sa.Connection, *, timeline: Timeline, plan: Plan) -> 
         elif change.action is Action.CANCELLED:
             connection.execute(sa.update(SESSION).where(SESSION.c.key == change.key).values(
                 status=CANCELLED, sequence=change.sequence, changed_at=now))
-    new_rows = []
-    for inv in plan.invitations:
-        if inv.action is Action.INVITE:
-            new_rows.append({"cohort_id": cohort, "session_key": inv.session_key, "email": inv.email,
-                             "required": inv.required, "status": SCHEDULED,
-                             "sequence": inv.sequence, "changed_at": now})
-    # An invite for a session already stored may re-activate a cancelled row: update it in place.
-    existing = set()
-    reinvited = {(r["session_key"], r["email"]) for r in new_rows
-                 if r["session_key"] not in {c.key for c in added}}
+    added_keys = {c.key for c in added}
+    invites = [i for i in plan.invitations if i.action is Action.INVITE]
+    # An invite to a session already stored may re-activate a cancelled row: update it in place.
+    reinvited = {(i.session_key, i.email) for i in invites if i.session_key not in added_keys}
+    existing: set[tuple[str, str]] = set()
     if reinvited:
         for row in connection.execute(
             sa.select(INVITATION.c.session_key, INVITATION.c.email).where(
                 INVITATION.c.session_key.in_({k for k, _ in reinvited}))
         ):
             existing.add((row.session_key, row.email))
-    inserts = [r for r in new_rows if (r["session_key"], r["email"]) not in existing]
+    inserts = [
+        {"cohort_id": cohort, "session_key": i.session_key, "email": i.email,
+         "required": i.required, "status": SCHEDULED, "sequence": i.sequence, "changed_at": now}
+        for i in invites if (i.session_key, i.email) not in existing
+    ]
     if inserts:
         connection.execute(sa.insert(INVITATION), inserts)
     for inv in plan.invitations:
-        where = (INVITATION.c.session_key == inv.session_key) & (INVITATION.c.email == inv.email)
-        if inv.action is Action.INVITE and (inv.session_key, inv.email) in existing:
-            connection.execute(sa.update(INVITATION).where(where).values(
-                status=SCHEDULED, required=inv.required, sequence=inv.sequence, changed_at=now))
-        elif inv.action is Action.UPDATE:
-            connection.execute(sa.update(INVITATION).where(where).values(
-                required=inv.required, sequence=inv.sequence, changed_at=now))
-        elif inv.action is Action.CANCEL:
-            connection.execute(sa.update(INVITATION).where(where).values(
-                status=CANCELLED, sequence=inv.sequence, changed_at=now))
+        if inv.action is Action.INVITE and (inv.session_key, inv.email) not in existing:
+            continue  # inserted above
+        values: dict[str, Any] = {"sequence": inv.sequence, "changed_at": now}
+        if inv.action is Action.CANCEL:
+            values["status"] = CANCELLED
+        else:
+            values |= {"status": SCHEDULED, "required": inv.required}
+        connection.execute(sa.update(INVITATION).where(
+            (INVITATION.c.session_key == inv.session_key) & (INVITATION.c.email == inv.email)
+        ).values(**values))
     _apply_items(connection, DELIVERABLE, plan.deliverables, {
         d.key: {"key": d.key, "cohort_id": cohort, "city_id": d.city_id,
                 "deliverable": d.deliverable, "title": {k.value: v for k, v in d.title.items()},
@@ -187,6 +186,7 @@ def _apply_items(connection: sa.Connection, table: sa.Table, changes: list[Any],
 
 def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> None:
     cohort, now = timeline.cohort_id, plan.now
+    inserts = []
     for change in plan.people:
         where = (PERSON.c.cohort_id == cohort) & (PERSON.c.email == change.key)
         if change.action is Action.CANCELLED:
@@ -197,6 +197,8 @@ def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> 
                   "timezone": person.timezone, "role": person.role, "city_id": person.city_id,
                   "active": True, "changed_at": now}
         if change.action is Action.ADDED:
-            connection.execute(sa.insert(PERSON).values(cohort_id=cohort, email=person.key, **values))
+            inserts.append({"cohort_id": cohort, "email": person.key, **values})
         else:
             connection.execute(sa.update(PERSON).where(where).values(**values))
+    if inserts:
+        connection.execute(sa.insert(PERSON), inserts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pendulum
 
@@ -32,11 +33,15 @@ class Availability:
     zone: str
     hours: WorkingHours
 
+    @cached_property
+    def _days(self) -> frozenset[int]:
+        return frozenset(d.index for d in self.hours.days)
+
     def covers(self, start: dt.datetime, end: dt.datetime) -> bool:
         local_start, local_end = to_local(start, self.zone), to_local(end, self.zone)
         return (
             local_start.date() == local_end.date()
-            and local_start.weekday() in {d.index for d in self.hours.days}
+            and local_start.weekday() in self._days
             and local_start.time() >= self.hours.start
             and local_end.time() <= self.hours.end
         )

@@ -74,7 +74,10 @@ class Weekday(StrEnum):
     @property
     def index(self) -> int:
         """Monday is 0, as in `datetime.weekday()`."""
-        return list(Weekday).index(self)
+        return _WEEKDAY_INDEX[self]
+
+
+_WEEKDAY_INDEX = {day: n for n, day in enumerate(Weekday)}
 
 
 class Policy(StrEnum):
