@@ -1,0 +1,179 @@
+"""Build the MIME message of one email: text, HTML and, for invitations, the iMIP calendar parts.
+
+Pure: no clock (the Date header is given), no network. Layout for a calendar, as Gmail and
+Outlook expect it (RFC 6047; see /work/shared/INTEROP.md):
+
+    multipart/mixed
+        multipart/alternative
+            text/plain
+            text/html
+            text/calendar; charset=utf-8; method=REQUEST|CANCEL
+        application/ics  (attachment invite.ics, the same bytes)
+
+Without a calendar the message is a bare multipart/alternative of text and HTML.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.policy
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import Final
+
+CALENDAR_METHODS: Final = frozenset({"REQUEST", "CANCEL"})
+ATTACHMENT_NAME: Final = "invite.ics"
+
+_DOMAIN: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*")
+_MESSAGE_ID: Final = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+>")
+_METHOD_LINE: Final = re.compile(r"^METHOD(?:;[^:\r\n]*)?:(.*)$", re.IGNORECASE | re.MULTILINE)
+_VCALENDAR: Final = re.compile(r"^BEGIN:VCALENDAR\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def make_message_id(idempotency_key: str, domain: str) -> str:
+    """A Message-ID that is the same every time the same message is rendered.
+
+    A retried send keeps its id, so receiving servers and threads see one message.
+
+    >>> make_message_id("invitation/santiago/coaching-3/c.soto@santiago.example.org", "govex.org")
+    '<15cb3ecb0f770a65340691cb2b7994bb@govex.org>'
+    """
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"not a domain for a Message-ID: {domain!r}")
+    digest = hashlib.sha256(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def build_message(
+    *,
+    sender_name: str,
+    sender_email: str,
+    reply_to: str | None,
+    to_name: str,
+    to_email: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    date: dt.datetime,
+    calendar: bytes | None = None,
+    calendar_method: str | None = None,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+) -> EmailMessage:
+    """One message, ready for SMTP. `calendar_method` defaults to the calendar's METHOD line."""
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("the Date header needs an aware datetime")
+    method = _calendar_method(calendar, calendar_method)
+
+    message = EmailMessage(policy=email.policy.SMTP)
+    message["From"] = _address(sender_name, sender_email)
+    message["To"] = _address(to_name, to_email)
+    if reply_to is not None:
+        message["Reply-To"] = _address("", reply_to)
+    message["Subject"] = clean_header_text(subject)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = _message_id(message_id)
+    if in_reply_to is not None:
+        message["In-Reply-To"] = _message_id(in_reply_to)
+    if references:
+        message["References"] = " ".join(_message_id(r) for r in references)
+    # RFC 3834: tells vacation responders not to answer a program's automated mail.
+    message["Auto-Submitted"] = "auto-generated"
+
+    message.set_content(text, subtype="plain", cte=_transfer_encoding(text))
+    message.add_alternative(html, subtype="html", cte=_transfer_encoding(html))
+    if calendar is not None and method is not None:
+        ics = calendar.decode("utf-8")
+        message.add_alternative(
+            ics, subtype="calendar", cte=_transfer_encoding(ics), params={"method": method}
+        )
+        # Turns the alternative into the first child of a multipart/mixed, where Outlook looks.
+        message.add_attachment(
+            calendar, maintype="application", subtype="ics", filename=ATTACHMENT_NAME
+        )
+    _settle_parts(message, seed=[message_id, subject, text, html, calendar or b""])
+    return message
+
+
+def clean_header_text(value: str) -> str:
+    """A header value on one line: control and line-separator characters become spaces.
+
+    >>> clean_header_text("Eve\\r\\nBcc: victim@example.org")
+    'Eve Bcc: victim@example.org'
+    """
+    kept = (" " if unicodedata.category(c) in {"Cc", "Cf", "Zl", "Zp"} else c for c in value)
+    return " ".join("".join(kept).split())
+
+
+def calendar_method_of(calendar: bytes) -> str | None:
+    """The METHOD property of an iCalendar object, upper-cased; None when it has none."""
+    text = re.sub(r"\r?\n[ \t]", "", calendar.decode("utf-8"))  # unfold (RFC 5545 §3.1)
+    if len(_VCALENDAR.findall(text)) != 1:
+        raise ValueError("an email carries exactly one VCALENDAR (Exchange rejects several)")
+    methods = {m.strip().upper() for m in _METHOD_LINE.findall(text)}
+    if len(methods) > 1:
+        raise ValueError(f"the calendar has conflicting METHOD lines: {sorted(methods)}")
+    return methods.pop() if methods else None
+
+
+def _calendar_method(calendar: bytes | None, given: str | None) -> str | None:
+    if calendar is None:
+        if given is not None:
+            raise ValueError("calendar_method given without a calendar")
+        return None
+    in_calendar = calendar_method_of(calendar)
+    if in_calendar is None:
+        raise ValueError("the calendar has no METHOD line: Outlook would not offer to accept it")
+    # Where the Content-Type method and the METHOD line differ, Outlook trusts the line.
+    if given is not None and given.strip().upper() != in_calendar:
+        raise ValueError(
+            f"calendar_method {given!r} differs from the calendar's METHOD:{in_calendar}"
+        )
+    if in_calendar not in CALENDAR_METHODS:
+        raise ValueError(f"METHOD:{in_calendar} is not sent by email here; use REQUEST or CANCEL")
+    return in_calendar
+
+
+def _address(name: str, addr: str) -> Address:
+    # An address cannot be repaired the way a name can: refuse anything that is not one.
+    if not addr or clean_header_text(addr) != addr or " " in addr:
+        raise ValueError(f"not an email address: {addr!r}")
+    try:
+        # Address encodes a non-ASCII display name as an RFC 2047 encoded word when serialized.
+        return Address(display_name=clean_header_text(name), addr_spec=addr)
+    except (ValueError, IndexError, HeaderParseError) as error:
+        raise ValueError(f"not an email address: {addr!r}") from error
+
+
+def _message_id(value: str) -> str:
+    cleaned = clean_header_text(value)
+    if not _MESSAGE_ID.fullmatch(cleaned):
+        raise ValueError(f"not a Message-ID of the form <id@domain>: {value!r}")
+    return cleaned
+
+
+def _settle_parts(message: EmailMessage, *, seed: Sequence[str | bytes]) -> None:
+    """Boundaries derived from the content, so the same message always has the same bytes."""
+    digest = hashlib.sha256()
+    for item in seed:
+        digest.update(item.encode("utf-8") if isinstance(item, str) else item)
+        digest.update(b"\0")
+    # "=_" never occurs in quoted-printable or base64 text, and the hash is of the content itself.
+    for level, part in enumerate(p for p in message.walk() if p.is_multipart()):
+        part.set_boundary(f"=_{level}_{digest.hexdigest()[:40]}")
+    for part in message.walk():
+        if part is not message:
+            del part["MIME-Version"]  # only the top level carries it (RFC 2045 §4)
+
+
+def _transfer_encoding(body: str) -> str:
+    # 7-bit clean bodies pass any relay, with or without 8BITMIME.
+    short = all(len(line) <= 76 for line in body.splitlines())
+    return "7bit" if body.isascii() and short else "quoted-printable"
