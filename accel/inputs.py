@@ -6,14 +6,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from accel.settings import REPOSITORY
 from calendars.timeline import expand_timeline
 from calendars.timeline_types import Timeline
 from models.cohort_file import Cohort
 from models.file_loading import check_cohort, load_cohort, load_program
 from models.problems import InvalidInputError, Problem, Severity
 from models.program_file import Program
-
-from accel.settings import REPOSITORY
 
 
 @dataclass
@@ -40,7 +39,9 @@ def _read(path: Path) -> bytes:
     except FileNotFoundError:
         raise InvalidInputError([Problem(display_path(path), "", "no such file")]) from None
     except OSError as error:
-        raise InvalidInputError([Problem(display_path(path), "", f"cannot read: {error.strerror}")]) from None
+        raise InvalidInputError(
+            [Problem(display_path(path), "", f"cannot read: {error.strerror}")]
+        ) from None
 
 
 def program_path_for(cohort_path: Path, program_id: str) -> Path:

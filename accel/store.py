@@ -13,8 +13,6 @@ from calendars.reconcile import (
     StoredItem,
     StoredSession,
     StoredState,
-    decision_point_content,
-    deliverable_content,
     fingerprint,
     session_content,
 )
@@ -42,20 +40,29 @@ def load_state(connection: sa.Connection, *, cohort_id: str) -> StoredState:
     state = StoredState()
     attendees: dict[str, dict[str, tuple[bool, str]]] = {}
     for row in connection.execute(
-        sa.select(INVITATION.c.session_key, INVITATION.c.email, INVITATION.c.required,
-                  INVITATION.c.status).where(INVITATION.c.cohort_id == cohort_id)
+        sa.select(
+            INVITATION.c.session_key, INVITATION.c.email, INVITATION.c.required, INVITATION.c.status
+        ).where(INVITATION.c.cohort_id == cohort_id)
     ):
         attendees.setdefault(row.session_key, {})[row.email] = (row.required, row.status)
     for row in connection.execute(sa.select(SESSION).where(SESSION.c.cohort_id == cohort_id)):
         state.sessions[row.key] = StoredSession(
-            row.key, row.city_id, row.fingerprint, row.status, row.sequence, row.starts_at,
-            row.ends_at, row.location, attendees.get(row.key, {}),
+            row.key,
+            row.city_id,
+            row.fingerprint,
+            row.status,
+            row.sequence,
+            row.starts_at,
+            row.ends_at,
+            row.location,
+            attendees.get(row.key, {}),
         )
     state.deliverables = _items(connection, DELIVERABLE, cohort_id, deliverable_content_of_row)
     state.decision_points = _items(connection, DECISION, cohort_id, decision_content_of_row)
     state.people = {
-        row.email: StoredItem(fingerprint(person_content_of_row(row)),
-                              SCHEDULED if row.active else CANCELLED)
+        row.email: StoredItem(
+            fingerprint(person_content_of_row(row)), SCHEDULED if row.active else CANCELLED
+        )
         for row in connection.execute(sa.select(PERSON).where(PERSON.c.cohort_id == cohort_id))
     }
     return state
@@ -63,21 +70,35 @@ def load_state(connection: sa.Connection, *, cohort_id: str) -> StoredState:
 
 def person_content_of_row(row: Any) -> dict[str, Any]:
     """Mirrors `calendars.reconcile.person_content` for a stored row."""
-    return {"name": row.name, "language": row.language, "timezone": row.timezone,
-            "role": row.role, "city_id": row.city_id}
+    return {
+        "name": row.name,
+        "language": row.language,
+        "timezone": row.timezone,
+        "role": row.role,
+        "city_id": row.city_id,
+    }
 
 
 def deliverable_content_of_row(row: Any) -> dict[str, Any]:
-    return {"due_at": row.due_at.isoformat(), "owners": list(row.owners), "title": row.title,
-            "reminders": list(row.reminders)}
+    return {
+        "due_at": row.due_at.isoformat(),
+        "owners": list(row.owners),
+        "title": row.title,
+        "reminders": list(row.reminders),
+    }
 
 
 def decision_content_of_row(row: Any) -> dict[str, Any]:
-    return {"notify_at": row.notify_at.isoformat(), "checkin": row.checkin_session,
-            "deliverables": list(row.deliverables)}
+    return {
+        "notify_at": row.notify_at.isoformat(),
+        "checkin": row.checkin_session,
+        "deliverables": list(row.deliverables),
+    }
 
 
-def _items(connection: sa.Connection, table: sa.Table, cohort_id: str, content: Any) -> dict[str, StoredItem]:
+def _items(
+    connection: sa.Connection, table: sa.Table, cohort_id: str, content: Any
+) -> dict[str, StoredItem]:
     return {
         row.key: StoredItem(fingerprint(content(row)), row.status)
         for row in connection.execute(sa.select(table).where(table.c.cohort_id == cohort_id))
@@ -87,18 +108,27 @@ def _items(connection: sa.Connection, table: sa.Table, cohort_id: str, content: 
 def _session_values(session: TimelineSession, cohort_id: str, now: dt.datetime) -> dict[str, Any]:
     content = session_content(session)
     return {
-        "key": session.key, "cohort_id": cohort_id, "series": session.series,
-        "kind": session.kind.value, "city_id": session.city_id, "group_id": session.group_id,
-        "decision_point": session.decision_point, "starts_at": session.starts_at,
-        "ends_at": session.ends_at, "timezone": session.timezone, "location": session.location,
+        "key": session.key,
+        "cohort_id": cohort_id,
+        "series": session.series,
+        "kind": session.kind.value,
+        "city_id": session.city_id,
+        "group_id": session.group_id,
+        "decision_point": session.decision_point,
+        "starts_at": session.starts_at,
+        "ends_at": session.ends_at,
+        "timezone": session.timezone,
+        "location": session.location,
         "meeting_url": session.meeting_url,
         "language": session.language.value if session.language else None,
         "title": {k.value: v for k, v in session.title.items()},
         "description": (
             {k.value: v for k, v in session.description.items()} if session.description else None
         ),
-        "reminders": content["reminders"], "fingerprint": fingerprint(content),
-        "status": SCHEDULED, "changed_at": now,
+        "reminders": content["reminders"],
+        "fingerprint": fingerprint(content),
+        "status": SCHEDULED,
+        "changed_at": now,
     }
 
 
@@ -110,19 +140,28 @@ def apply_plan(connection: sa.Connection, *, timeline: Timeline, plan: Plan) -> 
     by_key = {s.key: s for s in timeline.sessions}
     added = [c for c in plan.sessions if c.action is Action.ADDED]
     if added:
-        connection.execute(sa.insert(SESSION), [
-            _session_values(by_key[c.key], cohort, now) | {"sequence": 0, "created_at": now}
-            for c in added
-        ])
+        connection.execute(
+            sa.insert(SESSION),
+            [
+                _session_values(by_key[c.key], cohort, now) | {"sequence": 0, "created_at": now}
+                for c in added
+            ],
+        )
     for change in plan.sessions:
         if change.action in (Action.CHANGED, Action.RESTORED):
             values = _session_values(by_key[change.key], cohort, now)
             values.pop("key")
-            connection.execute(sa.update(SESSION).where(SESSION.c.key == change.key)
-                               .values(**values, sequence=change.sequence))
+            connection.execute(
+                sa.update(SESSION)
+                .where(SESSION.c.key == change.key)
+                .values(**values, sequence=change.sequence)
+            )
         elif change.action is Action.CANCELLED:
-            connection.execute(sa.update(SESSION).where(SESSION.c.key == change.key).values(
-                status=CANCELLED, sequence=change.sequence, changed_at=now))
+            connection.execute(
+                sa.update(SESSION)
+                .where(SESSION.c.key == change.key)
+                .values(status=CANCELLED, sequence=change.sequence, changed_at=now)
+            )
     added_keys = {c.key for c in added}
     invites = [i for i in plan.invitations if i.action is Action.INVITE]
     # An invite to a session already stored may re-activate a cancelled row: update it in place.
@@ -131,57 +170,108 @@ def apply_plan(connection: sa.Connection, *, timeline: Timeline, plan: Plan) -> 
     if reinvited:
         for row in connection.execute(
             sa.select(INVITATION.c.session_key, INVITATION.c.email).where(
-                INVITATION.c.session_key.in_({k for k, _ in reinvited}))
+                INVITATION.c.session_key.in_({k for k, _ in reinvited})
+            )
         ):
             existing.add((row.session_key, row.email))
     inserts = [
-        {"cohort_id": cohort, "session_key": i.session_key, "email": i.email,
-         "required": i.required, "status": SCHEDULED, "sequence": i.sequence, "changed_at": now}
-        for i in invites if (i.session_key, i.email) not in existing
+        {
+            "cohort_id": cohort,
+            "session_key": i.session_key,
+            "email": i.email,
+            "required": i.required,
+            "status": SCHEDULED,
+            "sequence": i.sequence,
+            "changed_at": now,
+        }
+        for i in invites
+        if (i.session_key, i.email) not in existing
     ]
     if inserts:
         connection.execute(sa.insert(INVITATION), inserts)
     for inv in plan.invitations:
         if inv.action is Action.INVITE and (inv.session_key, inv.email) not in existing:
             continue  # inserted above
-        values: dict[str, Any] = {"sequence": inv.sequence, "changed_at": now}
+        row_values: dict[str, Any] = {"sequence": inv.sequence, "changed_at": now}
         if inv.action is Action.CANCEL:
-            values["status"] = CANCELLED
+            row_values["status"] = CANCELLED
         else:
-            values |= {"status": SCHEDULED, "required": inv.required}
-        connection.execute(sa.update(INVITATION).where(
-            (INVITATION.c.session_key == inv.session_key) & (INVITATION.c.email == inv.email)
-        ).values(**values))
-    _apply_items(connection, DELIVERABLE, plan.deliverables, {
-        d.key: {"key": d.key, "cohort_id": cohort, "city_id": d.city_id,
-                "deliverable": d.deliverable, "title": {k.value: v for k, v in d.title.items()},
-                "due_at": d.due_at, "owners": list(d.owners),
-                "reminders": [int(r.total_seconds()) for r in d.reminders]}
-        for d in timeline.deliverables
-    }, now)
-    _apply_items(connection, DECISION, plan.decision_points, {
-        d.key: {"key": d.key, "cohort_id": cohort, "city_id": d.city_id,
-                "decision_point": d.decision_point, "checkin_session": d.checkin_session,
-                "notify_at": d.notify_at, "deliverables": list(d.deliverables)}
-        for d in timeline.decision_points
-    }, now)
+            row_values |= {"status": SCHEDULED, "required": inv.required}
+        connection.execute(
+            sa.update(INVITATION)
+            .where(
+                (INVITATION.c.session_key == inv.session_key) & (INVITATION.c.email == inv.email)
+            )
+            .values(**row_values)
+        )
+    _apply_items(
+        connection,
+        DELIVERABLE,
+        plan.deliverables,
+        {
+            d.key: {
+                "key": d.key,
+                "cohort_id": cohort,
+                "city_id": d.city_id,
+                "deliverable": d.deliverable,
+                "title": {k.value: v for k, v in d.title.items()},
+                "due_at": d.due_at,
+                "owners": list(d.owners),
+                "reminders": [int(r.total_seconds()) for r in d.reminders],
+            }
+            for d in timeline.deliverables
+        },
+        now,
+    )
+    _apply_items(
+        connection,
+        DECISION,
+        plan.decision_points,
+        {
+            d.key: {
+                "key": d.key,
+                "cohort_id": cohort,
+                "city_id": d.city_id,
+                "decision_point": d.decision_point,
+                "checkin_session": d.checkin_session,
+                "notify_at": d.notify_at,
+                "deliverables": list(d.deliverables),
+            }
+            for d in timeline.decision_points
+        },
+        now,
+    )
 
 
-def _apply_items(connection: sa.Connection, table: sa.Table, changes: list[Any],
-                 values: dict[str, dict[str, Any]], now: dt.datetime) -> None:
-    inserts = [values[c.key] | {"status": SCHEDULED, "changed_at": now}
-               for c in changes if c.action is Action.ADDED]
+def _apply_items(
+    connection: sa.Connection,
+    table: sa.Table,
+    changes: list[Any],
+    values: dict[str, dict[str, Any]],
+    now: dt.datetime,
+) -> None:
+    inserts = [
+        values[c.key] | {"status": SCHEDULED, "changed_at": now}
+        for c in changes
+        if c.action is Action.ADDED
+    ]
     if inserts:
         connection.execute(sa.insert(table), inserts)
     for change in changes:
         if change.action in (Action.CHANGED, Action.RESTORED):
             row = dict(values[change.key])
             row.pop("key")
-            connection.execute(sa.update(table).where(table.c.key == change.key)
-                               .values(**row, status=SCHEDULED, changed_at=now))
+            connection.execute(
+                sa.update(table)
+                .where(table.c.key == change.key)
+                .values(**row, status=SCHEDULED, changed_at=now)
+            )
         elif change.action is Action.CANCELLED:
-            connection.execute(sa.update(table).where(table.c.key == change.key)
-                               .values(status=CANCELLED, changed_at=now))
+            connection.execute(
+                sa.update(table)
+                .where(table.c.key == change.key)
+                .values(status=CANCELLED, changed_at=now)
+            )
 
 
 def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> None:
@@ -193,9 +283,15 @@ def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> 
             connection.execute(sa.update(PERSON).where(where).values(active=False, changed_at=now))
             continue
         person = timeline.people[change.key]
-        values = {"name": person.name, "language": person.language.value,
-                  "timezone": person.timezone, "role": person.role, "city_id": person.city_id,
-                  "active": True, "changed_at": now}
+        values = {
+            "name": person.name,
+            "language": person.language.value,
+            "timezone": person.timezone,
+            "role": person.role,
+            "city_id": person.city_id,
+            "active": True,
+            "changed_at": now,
+        }
         if change.action is Action.ADDED:
             inserts.append({"cohort_id": cohort, "email": person.key, **values})
         else:

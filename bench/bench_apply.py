@@ -30,7 +30,8 @@ def measure(cities: int) -> dict[str, float]:
         (root / "cohorts").mkdir()
         (root / "programs").mkdir()
         (root / "programs" / "cda-accelerator.yaml").write_bytes(
-            (REPO / "programs" / "cda-accelerator.yaml").read_bytes())
+            (REPO / "programs" / "cda-accelerator.yaml").read_bytes()
+        )
         cohort = root / "cohorts" / "bench.yaml"
         cohort.write_text(generated_cohort(cities))
         engine = make_engine(f"sqlite:///{root / 'bench.db'}")
@@ -44,10 +45,13 @@ def measure(cities: int) -> dict[str, float]:
         reapplied = time.perf_counter()
         assert again.is_empty
     return {
-        "cities": cities, "sessions": len(inputs.timeline.sessions),
+        "cities": cities,
+        "sessions": len(inputs.timeline.sessions),
         "invitations": len(plan.invitations),
-        "load_expand_s": expanded - started, "apply_s": applied - expanded,
-        "total_s": applied - started, "reapply_noop_s": reapplied - applied,
+        "load_expand_s": expanded - started,
+        "apply_s": applied - expanded,
+        "total_s": applied - started,
+        "reapply_noop_s": reapplied - applied,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -57,15 +61,24 @@ def main() -> None:
         print(json.dumps(measure(int(sys.argv[2]))))
         return
     sizes = [int(a) for a in sys.argv[1:]] or [10, 100, 1000]
-    print(f"{'cities':>7} {'sessions':>9} {'invites':>8} {'expand s':>9} {'apply s':>8} "
-          f"{'total s':>8} {'re-apply s':>10} {'peak RSS MB':>11}")
+    print(
+        f"{'cities':>7} {'sessions':>9} {'invites':>8} {'expand s':>9} {'apply s':>8} "
+        f"{'total s':>8} {'re-apply s':>10} {'peak RSS MB':>11}"
+    )
     for size in sizes:
-        line = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True,
-                              capture_output=True, text=True).stdout
+        line = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         r = json.loads(line)
-        print(f"{r['cities']:>7} {r['sessions']:>9} {r['invitations']:>8} {r['load_expand_s']:>9.2f} "
-              f"{r['apply_s']:>8.2f} {r['total_s']:>8.2f} {r['reapply_noop_s']:>10.2f} "
-              f"{r['peak_rss_mb']:>11.0f}", flush=True)
+        print(
+            f"{r['cities']:>7} {r['sessions']:>9} {r['invitations']:>8} {r['load_expand_s']:>9.2f} "
+            f"{r['apply_s']:>8.2f} {r['total_s']:>8.2f} {r['reapply_noop_s']:>10.2f} "
+            f"{r['peak_rss_mb']:>11.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

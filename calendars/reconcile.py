@@ -16,7 +16,13 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from calendars.timeline_types import Person, Timeline, TimelineDecisionPoint, TimelineDeliverable, TimelineSession
+from calendars.timeline_types import (
+    Person,
+    Timeline,
+    TimelineDecisionPoint,
+    TimelineDeliverable,
+    TimelineSession,
+)
 from models.enums import RecordStatus
 
 
@@ -53,18 +59,30 @@ def session_content(session: TimelineSession) -> dict[str, Any]:
 
 
 def deliverable_content(item: TimelineDeliverable) -> dict[str, Any]:
-    return {"due_at": item.due_at.isoformat(), "owners": list(item.owners), "title": item.title,
-            "reminders": [int(r.total_seconds()) for r in item.reminders]}
+    return {
+        "due_at": item.due_at.isoformat(),
+        "owners": list(item.owners),
+        "title": item.title,
+        "reminders": [int(r.total_seconds()) for r in item.reminders],
+    }
 
 
 def decision_point_content(item: TimelineDecisionPoint) -> dict[str, Any]:
-    return {"notify_at": item.notify_at.isoformat(), "checkin": item.checkin_session,
-            "deliverables": list(item.deliverables)}
+    return {
+        "notify_at": item.notify_at.isoformat(),
+        "checkin": item.checkin_session,
+        "deliverables": list(item.deliverables),
+    }
 
 
 def person_content(person: Person) -> dict[str, Any]:
-    return {"name": person.name, "language": person.language.value, "timezone": person.timezone,
-            "role": person.role, "city_id": person.city_id}
+    return {
+        "name": person.name,
+        "language": person.language.value,
+        "timezone": person.timezone,
+        "role": person.role,
+        "city_id": person.city_id,
+    }
 
 
 @dataclass(frozen=True)
@@ -135,15 +153,24 @@ class Plan:
 
     @property
     def is_empty(self) -> bool:
-        return not (self.sessions or self.invitations or self.deliverables
-                    or self.decision_points or self.people)
+        return not (
+            self.sessions
+            or self.invitations
+            or self.deliverables
+            or self.decision_points
+            or self.people
+        )
 
     def changes(self) -> list[dict[str, Any]]:
         """Every change as a JSON-able dict, in a stable order."""
         out: list[dict[str, Any]] = []
-        for group, items in (("session", self.sessions), ("invitation", self.invitations),
-                             ("deliverable", self.deliverables),
-                             ("decision_point", self.decision_points), ("person", self.people)):
+        for group, items in (
+            ("session", self.sessions),
+            ("invitation", self.invitations),
+            ("deliverable", self.deliverables),
+            ("decision_point", self.decision_points),
+            ("person", self.people),
+        ):
             for item in items:
                 row = {"type": group, **asdict(item)}
                 for name, value in row.items():
@@ -197,11 +224,19 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
         old = stored.sessions.get(session.key)
         started = session.starts_at <= now
         if old is None:
-            plan.sessions.append(SessionChange(Action.ADDED, session.key, session.city_id, 0,
-                                               session.starts_at))
+            plan.sessions.append(
+                SessionChange(Action.ADDED, session.key, session.city_id, 0, session.starts_at)
+            )
             plan.invitations.extend(
-                InvitationChange(Action.INVITE, session.key, email, session.city_id or city_of.get(email),
-                                 0, required, notify=not started)
+                InvitationChange(
+                    Action.INVITE,
+                    session.key,
+                    email,
+                    session.city_id or city_of.get(email),
+                    0,
+                    required,
+                    notify=not started,
+                )
                 for email, required in attendees.items()
             )
             continue
@@ -216,7 +251,9 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
             what.append("place")
         if old.fingerprint != print_ and not {"time", "place"} & set(what):
             what.append("details")
-        required_changed = any(old.attendees[e][0] != attendees[e] for e in active & attendees.keys())
+        required_changed = any(
+            old.attendees[e][0] != attendees[e] for e in active & attendees.keys()
+        )
         if active != attendees.keys() or required_changed:
             what.append("attendees")
         if not what:
@@ -226,17 +263,36 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
             continue
         sequence = old.sequence + 1
         action = Action.RESTORED if restored else Action.CHANGED
-        plan.sessions.append(SessionChange(action, session.key, session.city_id, sequence,
-                                           session.starts_at, tuple(what)))
+        plan.sessions.append(
+            SessionChange(
+                action, session.key, session.city_id, sequence, session.starts_at, tuple(what)
+            )
+        )
         for email, required in attendees.items():
             kind = Action.UPDATE if email in active and not restored else Action.INVITE
-            plan.invitations.append(InvitationChange(kind, session.key, email,
-                                                     session.city_id or city_of.get(email),
-                                                     sequence, required, notify=True))
+            plan.invitations.append(
+                InvitationChange(
+                    kind,
+                    session.key,
+                    email,
+                    session.city_id or city_of.get(email),
+                    sequence,
+                    required,
+                    notify=True,
+                )
+            )
         for email in sorted(active - attendees.keys()):
-            plan.invitations.append(InvitationChange(Action.CANCEL, session.key, email,
-                                                     session.city_id, sequence,
-                                                     old.attendees[email][0], notify=True))
+            plan.invitations.append(
+                InvitationChange(
+                    Action.CANCEL,
+                    session.key,
+                    email,
+                    session.city_id,
+                    sequence,
+                    old.attendees[email][0],
+                    notify=True,
+                )
+            )
     for key, old in stored.sessions.items():
         if key in wanted_keys or old.status == RecordStatus.CANCELLED:
             continue
@@ -244,17 +300,25 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
             plan.past_unchanged.append(key)
             continue
         sequence = old.sequence + 1
-        plan.sessions.append(SessionChange(Action.CANCELLED, key, old.city_id, sequence, old.starts_at))
+        plan.sessions.append(
+            SessionChange(Action.CANCELLED, key, old.city_id, sequence, old.starts_at)
+        )
         for email, (required, status) in sorted(old.attendees.items()):
             if status != RecordStatus.CANCELLED:
-                plan.invitations.append(InvitationChange(Action.CANCEL, key, email, old.city_id,
-                                                         sequence, required, notify=True))
+                plan.invitations.append(
+                    InvitationChange(
+                        Action.CANCEL, key, email, old.city_id, sequence, required, notify=True
+                    )
+                )
     plan.deliverables = _diff_items(
         {d.key: (fingerprint(deliverable_content(d)), d.city_id) for d in timeline.deliverables},
         stored.deliverables,
     )
     plan.decision_points = _diff_items(
-        {d.key: (fingerprint(decision_point_content(d)), d.city_id) for d in timeline.decision_points},
+        {
+            d.key: (fingerprint(decision_point_content(d)), d.city_id)
+            for d in timeline.decision_points
+        },
         stored.decision_points,
     )
     plan.people = _diff_items(

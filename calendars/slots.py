@@ -17,7 +17,9 @@ UTC = dt.UTC
 
 def local_instant(day: dt.date, time: dt.time, zone: str) -> dt.datetime:
     """The UTC instant of a wall-clock time on a local day (a DST gap moves it forward)."""
-    local = pendulum.datetime(day.year, day.month, day.day, time.hour, time.minute, tz=load_zone(zone))
+    local = pendulum.datetime(
+        day.year, day.month, day.day, time.hour, time.minute, tz=load_zone(zone)
+    )
     return dt.datetime.fromtimestamp(local.timestamp(), tz=UTC)
 
 
@@ -35,7 +37,7 @@ class Availability:
 
     @cached_property
     def _days(self) -> frozenset[int]:
-        return frozenset(d.index for d in self.hours.days)
+        return frozenset(d.number for d in self.hours.days)
 
     def covers(self, start: dt.datetime, end: dt.datetime) -> bool:
         local_start, local_end = to_local(start, self.zone), to_local(end, self.zone)
@@ -63,7 +65,7 @@ class BusyCalendar:
                 if other_start < end and start < other_end:
                     return key
         # Long intervals may start well before `start`; fall back to a scan only then.
-        for other_start, other_end, key in intervals[: max(i - 1, 0)]:
+        for _start, other_end, key in intervals[: max(i - 1, 0)]:
             if other_end > start:
                 return key
         return None

@@ -85,24 +85,42 @@ class _Expander:
         people: dict[str, Person] = {}
         organizer = cohort.organizer
         people[organizer.email] = Person(
-            organizer.email, organizer.name, organizer.email, Language.EN,
-            organizer.timezone or program.timezone, Audience.ORGANIZER.value,
+            organizer.email,
+            organizer.name,
+            organizer.email,
+            Language.EN,
+            organizer.timezone or program.timezone,
+            Audience.ORGANIZER.value,
         )
         for coach in cohort.coaches:
             people[coach.email] = Person(
-                coach.email, coach.name, coach.email, coach.languages[0], coach.timezone,
+                coach.email,
+                coach.name,
+                coach.email,
+                coach.languages[0],
+                coach.timezone,
                 Audience.COACH.value,
             )
         for city in cohort.cities:
             mayor = city.mayor
             people[mayor.email] = Person(
-                mayor.email, mayor.name, mayor.email, mayor.language or city.language,
-                city.timezone, Audience.MAYOR.value, city.id,
+                mayor.email,
+                mayor.name,
+                mayor.email,
+                mayor.language or city.language,
+                city.timezone,
+                Audience.MAYOR.value,
+                city.id,
             )
             for member in city.team:
                 people[member.email] = Person(
-                    member.email, member.name, member.email, member.language or city.language,
-                    member.timezone or city.timezone, member.role.value, city.id,
+                    member.email,
+                    member.name,
+                    member.email,
+                    member.language or city.language,
+                    member.timezone or city.timezone,
+                    member.role.value,
+                    city.id,
                 )
         return people
 
@@ -136,11 +154,17 @@ class _Expander:
         out = []
         for city in cities:
             if {Audience.MAYOR, Audience.SENIOR_TEAM} & set(series.audience):
-                out.append(Availability(f"city:{city.id}", city.timezone, self._hours(city.working_hours)))
+                out.append(
+                    Availability(f"city:{city.id}", city.timezone, self._hours(city.working_hours))
+                )
         if Audience.COACH in series.audience:
             for coach_id in dict.fromkeys(c.coach for c in cities):
                 coach = self.cohort.coach(coach_id)
-                out.append(Availability(f"coach:{coach.id}", coach.timezone, self._hours(coach.working_hours)))
+                out.append(
+                    Availability(
+                        f"coach:{coach.id}", coach.timezone, self._hours(coach.working_hours)
+                    )
+                )
         return out
 
     def _fits(
@@ -153,8 +177,13 @@ class _Expander:
         )
 
     def _report(
-        self, series: SessionSeries, place: tuple[str | int, ...], message: str,
-        *, file: str | None = None, always_error: bool = False,
+        self,
+        series: SessionSeries,
+        place: tuple[str | int, ...],
+        message: str,
+        *,
+        file: str | None = None,
+        always_error: bool = False,
     ) -> None:
         policy = series.working_hours or self.program.working_hours_policy
         severity = Severity.ERROR if always_error or policy is Policy.ERROR else Severity.WARNING
@@ -172,7 +201,10 @@ class _Expander:
     # -- placing sessions -------------------------------------------------------------------
 
     def _recurring_slots(
-        self, series: SessionSeries, zone: str, owners: list[Availability],
+        self,
+        series: SessionSeries,
+        zone: str,
+        owners: list[Availability],
         pinned: tuple[Weekday, dt.time] | None,
     ) -> tuple[list[tuple[dt.datetime, dt.datetime]], bool]:
         """Instants of a recurring series; the first candidate that fits, or the first one."""
@@ -183,7 +215,9 @@ class _Expander:
         if pinned is not None:
             weekdays, times = [pinned[0]], [pinned[1]]
         else:
-            weekdays = [None] if has_weekday(timing.rule) else list(timing.weekdays or [None])
+            weekdays = (
+                [None] if has_weekday(timing.rule) or not timing.weekdays else [*timing.weekdays]
+            )
             times = timing.times
         fallback: list[tuple[dt.datetime, dt.datetime]] | None = None
         for weekday in weekdays:
@@ -233,13 +267,23 @@ class _Expander:
         url = f"{str(self.cohort.virtual_meeting.base_url).rstrip('/')}/{link_name}"
         return url, url
 
-    def _session_language(self, series: SessionSeries, language: Language | None) -> Language | None:
+    def _session_language(
+        self, series: SessionSeries, language: Language | None
+    ) -> Language | None:
         return None if series.language is LanguageHandling.INTERPRETED else language
 
     def _make_sessions(
-        self, series: SessionSeries, key_prefix: str, link: str,
-        slots: list[tuple[dt.datetime, dt.datetime]], zone: str, cities: Sequence[City],
-        language: Language | None, *, city_id: str | None = None, group_id: str | None = None,
+        self,
+        series: SessionSeries,
+        key_prefix: str,
+        link: str,
+        slots: list[tuple[dt.datetime, dt.datetime]],
+        zone: str,
+        cities: Sequence[City],
+        language: Language | None,
+        *,
+        city_id: str | None = None,
+        group_id: str | None = None,
         numbered: bool,
     ) -> list[TimelineSession]:
         location, url = self._location(series, link)
@@ -249,12 +293,22 @@ class _Expander:
             key = f"{key_prefix}/{n:02d}" if numbered else key_prefix
             sessions.append(
                 TimelineSession(
-                    key=key, series=series.id, kind=series.kind, title=dict(series.title),
+                    key=key,
+                    series=series.id,
+                    kind=series.kind,
+                    title=dict(series.title),
                     description=dict(series.description) if series.description else None,
-                    starts_at=start, ends_at=end, timezone=zone, location=location,
-                    meeting_url=url, language=self._session_language(series, language),
-                    attendees=attendees, reminders=tuple(series.reminders),
-                    city_id=city_id, group_id=group_id, decision_point=series.decision_point,
+                    starts_at=start,
+                    ends_at=end,
+                    timezone=zone,
+                    location=location,
+                    meeting_url=url,
+                    language=self._session_language(series, language),
+                    attendees=attendees,
+                    reminders=tuple(series.reminders),
+                    city_id=city_id,
+                    group_id=group_id,
+                    decision_point=series.decision_point,
                 )
             )
         return sessions
@@ -270,15 +324,20 @@ class _Expander:
         for session in sessions:
             day = to_local(session.starts_at, session.timezone).date()
             if not first <= day <= last:
-                self.problems.append(Problem(
-                    self.program_file, format_place(("sessions", series_index)),
-                    f"{session.key} on {day} falls outside the program window {first} to {last}",
-                ))
+                self.problems.append(
+                    Problem(
+                        self.program_file,
+                        format_place(("sessions", series_index)),
+                        f"{session.key} on {day} falls outside the program window {first} to {last}",
+                    )
+                )
 
     def expand_series(self, index: int, series: SessionSeries) -> list[TimelineSession]:
         cohort = self.cohort
         base = f"{cohort.id}/{series.id}"
-        all_owners = [f"city:{c.id}" for c in cohort.cities] + [f"coach:{c.id}" for c in cohort.coaches]
+        all_owners = [f"city:{c.id}" for c in cohort.cities] + [
+            f"coach:{c.id}" for c in cohort.coaches
+        ]
         if series.scope is Scope.COHORT:
             if series.at is not None:
                 slots, zone = [self._fixed_slot(series)], self.anchor.timezone
@@ -287,7 +346,13 @@ class _Expander:
                 slots, _ = self._recurring_slots(series, zone, [], None)
                 self._warn_hours_cohort(index, series, slots)
             sessions = self._make_sessions(
-                series, base, series.id, slots, zone, cohort.cities, None,
+                series,
+                base,
+                series.id,
+                slots,
+                zone,
+                cohort.cities,
+                None,
                 numbered=series.at is None,
             )
             self._book(sessions, all_owners)
@@ -304,12 +369,22 @@ class _Expander:
                 else:
                     placed, ok = self._recurring_slots(series, group.zone, owners, None)
                 if not ok:
-                    self._report(series, ("sessions", index),
-                                 f"no time for {series.id} group {group.id} fits every city's "
-                                 "working hours and calendar", file=self.program_file)
+                    self._report(
+                        series,
+                        ("sessions", index),
+                        f"no time for {series.id} group {group.id} fits every city's "
+                        "working hours and calendar",
+                        file=self.program_file,
+                    )
                 made = self._make_sessions(
-                    series, f"{base}/{group.id}", f"{series.id}-{group.id}", placed, group.zone,
-                    group.cities, group.language, group_id=group.id,
+                    series,
+                    f"{base}/{group.id}",
+                    f"{series.id}-{group.id}",
+                    placed,
+                    group.zone,
+                    group.cities,
+                    group.language,
+                    group_id=group.id,
                     numbered=series.window is None,
                 )
                 self._book(made, [o.owner for o in owners])
@@ -331,8 +406,14 @@ class _Expander:
             if not ok:
                 self._explain_misfit(i, city, series, placed, owners, pinned is not None)
             made = self._make_sessions(
-                series, f"{base}/{city.id}", f"{series.id}-{city.id}", placed, city.timezone,
-                [city], city.language, city_id=city.id,
+                series,
+                f"{base}/{city.id}",
+                f"{series.id}-{city.id}",
+                placed,
+                city.timezone,
+                [city],
+                city.language,
+                city_id=city.id,
                 numbered=series.recurrence is not None,
             )
             self._book(made, [o.owner for o in owners])
@@ -340,24 +421,36 @@ class _Expander:
         return sessions
 
     def _explain_misfit(
-        self, i: int, city: City, series: SessionSeries,
-        slots: list[tuple[dt.datetime, dt.datetime]], owners: list[Availability], pinned: bool,
+        self,
+        i: int,
+        city: City,
+        series: SessionSeries,
+        slots: list[tuple[dt.datetime, dt.datetime]],
+        owners: list[Availability],
+        pinned: bool,
     ) -> None:
         place: tuple[str | int, ...] = ("cities", i, "coaching") if pinned else ("cities", i)
         for start, end in slots:
             for owner in owners:
                 local = to_local(start, owner.zone)
                 if not owner.covers(start, end):
-                    self._report(series, place,
-                                 f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is outside "
-                                 f"the working hours of {owner.owner.replace(':', ' ')}")
+                    self._report(
+                        series,
+                        place,
+                        f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is outside "
+                        f"the working hours of {owner.owner.replace(':', ' ')}",
+                    )
                     return
                 if (other := self.busy.clash(owner.owner, start, end)) is not None:
                     who = owner.owner.replace(":", " ")
                     label = "double-booked" if owner.owner.startswith("coach:") else "busy"
-                    self._report(series, place,
-                                 f"{who} is {label}: {series.id} on {local:%Y-%m-%d %H:%M} "
-                                 f"({owner.zone}) overlaps {other}", always_error=True)
+                    self._report(
+                        series,
+                        place,
+                        f"{who} is {label}: {series.id} on {local:%Y-%m-%d %H:%M} "
+                        f"({owner.zone}) overlaps {other}",
+                        always_error=True,
+                    )
                     return
 
     def _warn_hours_cohort(
@@ -368,10 +461,13 @@ class _Expander:
             for start, end in slots:
                 if not owner.covers(start, end):
                     local = to_local(start, owner.zone)
-                    self._report(series, ("sessions", index),
-                                 f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is outside "
-                                 f"the working hours of {owner.owner.replace(':', ' ')}",
-                                 file=self.program_file)
+                    self._report(
+                        series,
+                        ("sessions", index),
+                        f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is outside "
+                        f"the working hours of {owner.owner.replace(':', ' ')}",
+                        file=self.program_file,
+                    )
                     break
 
     # -- deliverables and decision points -------------------------------------------------------
@@ -396,12 +492,19 @@ class _Expander:
                         holders = [m.email for m in city.team if m.role is role]
                         owners.extend(holders or [m.email for m in city.team])
                 due_day = deliverable.due.resolve(self.anchor.date)
-                out.append(TimelineDeliverable(
-                    key=f"{self.cohort.id}/deliverable/{city.id}/{deliverable.id}",
-                    deliverable=deliverable.id, city_id=city.id, title=dict(deliverable.title),
-                    due_at=local_instant(due_day, self.program.deliverable_due_time, city.timezone),
-                    owners=tuple(dict.fromkeys(owners)), reminders=tuple(deliverable.reminders),
-                ))
+                out.append(
+                    TimelineDeliverable(
+                        key=f"{self.cohort.id}/deliverable/{city.id}/{deliverable.id}",
+                        deliverable=deliverable.id,
+                        city_id=city.id,
+                        title=dict(deliverable.title),
+                        due_at=local_instant(
+                            due_day, self.program.deliverable_due_time, city.timezone
+                        ),
+                        owners=tuple(dict.fromkeys(owners)),
+                        reminders=tuple(deliverable.reminders),
+                    )
+                )
         return out
 
     def decision_points(self, sessions: list[TimelineSession]) -> list[TimelineDecisionPoint]:
@@ -414,14 +517,19 @@ class _Expander:
                 checkin = by_point.get((point.id, city.id))
                 if checkin is None:
                     continue
-                out.append(TimelineDecisionPoint(
-                    key=f"{self.cohort.id}/decision/{city.id}/{point.id}",
-                    decision_point=point.id, city_id=city.id, checkin_session=checkin.key,
-                    notify_at=checkin.starts_at - point.notify_before,
-                    deliverables=tuple(
-                        f"{self.cohort.id}/deliverable/{city.id}/{d}" for d in point.deliverables
-                    ),
-                ))
+                out.append(
+                    TimelineDecisionPoint(
+                        key=f"{self.cohort.id}/decision/{city.id}/{point.id}",
+                        decision_point=point.id,
+                        city_id=city.id,
+                        checkin_session=checkin.key,
+                        notify_at=checkin.starts_at - point.notify_before,
+                        deliverables=tuple(
+                            f"{self.cohort.id}/deliverable/{city.id}/{d}"
+                            for d in point.deliverables
+                        ),
+                    )
+                )
         return out
 
     def run(self) -> Timeline:
@@ -429,15 +537,21 @@ class _Expander:
         # Cohort-wide sessions first, then groups, then cities: wider sessions claim their time
         # before per-city sessions are fitted around them.
         order = {Scope.COHORT: 0, Scope.GROUP: 1, Scope.CITY: 2}
-        for index, series in sorted(enumerate(self.program.sessions), key=lambda p: order[p[1].scope]):
+        for index, series in sorted(
+            enumerate(self.program.sessions), key=lambda p: order[p[1].scope]
+        ):
             made = self.expand_series(index, series)
             self._check_window(index, made)
             sessions.extend(made)
         sessions.sort(key=lambda s: (s.starts_at, s.key))
         return Timeline(
-            cohort_id=self.cohort.id, program_id=self.program.id, people=self.people,
-            sessions=sessions, deliverables=self.deliverables(),
-            decision_points=self.decision_points(sessions), problems=self.problems,
+            cohort_id=self.cohort.id,
+            program_id=self.program.id,
+            people=self.people,
+            sessions=sessions,
+            deliverables=self.deliverables(),
+            decision_points=self.decision_points(sessions),
+            problems=self.problems,
         )
 
 

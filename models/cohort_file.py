@@ -13,7 +13,9 @@ from models.program_file import Anchor, FileModel, WorkingHours
 
 # Deliberately plain: a local part, one @, a dotted domain; no spaces, quotes, angle brackets or
 # line breaks, so an address can never smuggle a header or a second recipient into an email.
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 
 
 def _check_email(value: str) -> str:

@@ -72,7 +72,7 @@ class Weekday(StrEnum):
     SU = "SU"
 
     @property
-    def index(self) -> int:
+    def number(self) -> int:
         """Monday is 0, as in `datetime.weekday()`."""
         return _WEEKDAY_INDEX[self]
 

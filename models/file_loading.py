@@ -46,10 +46,7 @@ def _file_path(data: Any, location: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for i, part in enumerate(location):
-        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, dict) and part in node:
+        if (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (isinstance(node, dict) and part in node):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and i == len(location) - 1:
@@ -97,8 +94,9 @@ def check_program(program: Program, file: str) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(location: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(file, format_place(location), message,
-                                line=source_line(program, location)))
+        problems.append(
+            Problem(file, format_place(location), message, line=source_line(program, location))
+        )
 
     for dup in _duplicates([s.id for s in program.sessions]):
         add(("sessions",), f"duplicate session id {dup!r}")
@@ -125,8 +123,10 @@ def check_program(program: Program, file: str) -> list[Problem]:
             if series.decision_point is None:
                 add(("sessions", i, "decision_point"), "a mayor check-in names its decision point")
             elif series.decision_point not in point_ids:
-                add(("sessions", i, "decision_point"),
-                    f"unknown decision point {series.decision_point!r}")
+                add(
+                    ("sessions", i, "decision_point"),
+                    f"unknown decision point {series.decision_point!r}",
+                )
             else:
                 linked[series.decision_point] += 1
         elif series.decision_point is not None:
@@ -144,15 +144,20 @@ def check_program(program: Program, file: str) -> list[Problem]:
                 add(("sessions", i, "recurrence", "rule"), str(error))
     for j, point in enumerate(program.decision_points):
         if linked[point.id] != 1:
-            add(("decision_points", j), "each decision point needs exactly one mayor_checkin session")
+            add(
+                ("decision_points", j),
+                "each decision point needs exactly one mayor_checkin session",
+            )
         for k, ref in enumerate(point.deliverables):
             if ref not in deliverable_ids:
                 add(("decision_points", j, "deliverables", k), f"unknown deliverable {ref!r}")
     for j, deliverable in enumerate(program.deliverables):
         due = deliverable.due.resolve(anchor)
         if not start <= due <= end:
-            add(("deliverables", j, "due"),
-                f"due {due} is outside the program window {start} to {end}")
+            add(
+                ("deliverables", j, "due"),
+                f"due {due} is outside the program window {start} to {end}",
+            )
     return problems
 
 
@@ -163,10 +168,14 @@ def check_cohort(cohort: Cohort, program: Program, file: str) -> list[Problem]:
     """Rules that span several parts of a cohort file, or the cohort and its program."""
     problems: list[Problem] = []
 
-    def add(location: tuple[str | int, ...], message: str,
-            severity: Severity = Severity.ERROR) -> None:
-        problems.append(Problem(file, format_place(location), message, severity,
-                                line=source_line(cohort, location)))
+    def add(
+        location: tuple[str | int, ...], message: str, severity: Severity = Severity.ERROR
+    ) -> None:
+        problems.append(
+            Problem(
+                file, format_place(location), message, severity, line=source_line(cohort, location)
+            )
+        )
 
     if cohort.program != program.id:
         add(("program",), f"names program {cohort.program!r} but was given {program.id!r}")
@@ -196,20 +205,29 @@ def check_cohort(cohort: Cohort, program: Program, file: str) -> list[Problem]:
             add(("cities", i, "id"), f"duplicate city id {city.id!r}")
         seen_city.add(city.id)
         if city.coach not in coach_ids:
-            add(("cities", i, "coach"),
-                f"unknown coach {city.coach!r} (coaches: {', '.join(sorted(coach_ids))})")
+            add(
+                ("cities", i, "coach"),
+                f"unknown coach {city.coach!r} (coaches: {', '.join(sorted(coach_ids))})",
+            )
         else:
             coach = cohort.coach(city.coach)
             if city.language not in coach.languages:
-                add(("cities", i, "coach"),
-                    f"coach {coach.id} does not speak {city.language.value}", Severity.WARNING)
+                add(
+                    ("cities", i, "coach"),
+                    f"coach {coach.id} does not speak {city.language.value}",
+                    Severity.WARNING,
+                )
         if not low <= len(city.team) <= high:
-            add(("cities", i, "team"),
-                f"the senior team has {len(city.team)} people; it must have {low} to {high}")
+            add(
+                ("cities", i, "team"),
+                f"the senior team has {len(city.team)} people; it must have {low} to {high}",
+            )
         claim(city.mayor.email, ("cities", i, "mayor", "email"))
         if city.mayor.substitute is not None and no_substitutes:
-            add(("cities", i, "mayor", "substitute"),
-                "mayors attend the convening in person: no substitutes are accepted")
+            add(
+                ("cities", i, "mayor", "substitute"),
+                "mayors attend the convening in person: no substitutes are accepted",
+            )
         for j, member in enumerate(city.team):
             claim(member.email, ("cities", i, "team", j, "email"))
     return problems

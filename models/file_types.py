@@ -40,7 +40,9 @@ def _check_zone(name: str) -> str:
     try:
         load_zone(name)
     except UnknownTimeZoneError:
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as America/Santiago)") from None
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as America/Santiago)"
+        ) from None
     return name
 
 
@@ -56,7 +58,7 @@ def _parse_wall_time(value: Any) -> dt.time:
         # YAML 1.1 reads an unquoted 10:00 as the sexagesimal integer 600.
         value = f"{value // 60:02d}:{value % 60:02d}"
     if not isinstance(value, str) or not (match := _WALL_TIME.match(value)):
-        raise ValueError(f"not a time of day {value!r} (write it as \"HH:MM\", e.g. \"10:00\")")
+        raise ValueError(f'not a time of day {value!r} (write it as "HH:MM", e.g. "10:00")')
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 

@@ -7,7 +7,16 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.enums import Audience, LanguageHandling, Place, Policy, Role, Scope, SessionKind, Weekday
+from models.enums import (
+    Audience,
+    LanguageHandling,
+    Place,
+    Policy,
+    Role,
+    Scope,
+    SessionKind,
+    Weekday,
+)
 from models.file_types import (
     DayReference,
     Duration,

@@ -33,6 +33,6 @@ def load_zone(name: str) -> pendulum.Timezone:
 
 def tzdata_version() -> str:
     """The IANA release of the zone rules in use, e.g. '2026f'."""
-    import tzdata
+    import tzdata  # type: ignore[import-untyped]
 
     return str(tzdata.IANA_VERSION)

@@ -35,8 +35,12 @@ class YamlDocument:
 
 
 def _index_lines(
-    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[str | int, ...], int],
-    problems: list[Problem], file: str, seen_nodes: set[int],
+    node: yaml.Node,
+    path: tuple[str | int, ...],
+    out: dict[tuple[str | int, ...], int],
+    problems: list[Problem],
+    file: str,
+    seen_nodes: set[int],
 ) -> None:
     """Record the line of every value; an alias shows up as a node met twice and is refused."""
     if id(node) in seen_nodes:
@@ -48,8 +52,14 @@ def _index_lines(
         for key_node, value_node in node.value:
             key = str(key_node.value)
             if key in seen:
-                problems.append(Problem(file, format_place((*path, key)), "duplicate key",
-                                        line=key_node.start_mark.line + 1))
+                problems.append(
+                    Problem(
+                        file,
+                        format_place((*path, key)),
+                        "duplicate key",
+                        line=key_node.start_mark.line + 1,
+                    )
+                )
             seen.add(key)
             _index_lines(value_node, (*path, key), out, problems, file, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
@@ -60,7 +70,9 @@ def _index_lines(
 def parse_yaml(raw: bytes, file: str) -> tuple[YamlDocument | None, list[Problem]]:
     """Parse `raw` as one YAML document; problems name the file, line and column."""
     if len(raw) > MAX_FILE_BYTES:
-        return None, [Problem(file, "", f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}")]
+        return None, [
+            Problem(file, "", f"file is {len(raw):,} bytes; the limit is {MAX_FILE_BYTES:,}")
+        ]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -75,8 +87,14 @@ def parse_yaml(raw: bytes, file: str) -> tuple[YamlDocument | None, list[Problem
         _index_lines(node, (), lines, problems, file, set())
         data = loader.construct_document(node)
     except AliasError as error:
-        return None, [Problem(file, "", "aliases (*name) are not allowed in program and cohort "
-                                        f"files (line {error.args[0]})")]
+        return None, [
+            Problem(
+                file,
+                "",
+                "aliases (*name) are not allowed in program and cohort "
+                f"files (line {error.args[0]})",
+            )
+        ]
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

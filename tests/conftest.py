@@ -66,7 +66,9 @@ def postgres_url() -> Iterator[str]:
     """A fresh schema on the PostgreSQL server named by ACCEL_TEST_POSTGRES_URL."""
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"PostgreSQL not configured: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
+        pytest.skip(
+            f"PostgreSQL not configured: set {POSTGRES_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )
     schema = f"t_{secrets.token_hex(6)}"
     admin = sa.create_engine(base)
     with admin.begin() as connection:

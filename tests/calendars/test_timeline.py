@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections import defaultdict
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,10 +30,21 @@ def test_convening_matches_the_seed_exactly(shipped: LoadedInputs) -> None:
     [convening] = [s for s in shipped.timeline.sessions if s.kind is SessionKind.CONVENING]
     start = _local(convening.starts_at, "America/New_York")
     end = _local(convening.ends_at, "America/New_York")
-    assert (start.strftime("%A"), start.date(), start.time()) == ("Wednesday", dt.date(2024, 6, 26), dt.time(18, 0))
-    assert (end.strftime("%A"), end.date(), end.time()) == ("Friday", dt.date(2024, 6, 28), dt.time(15, 0))
+    assert (start.strftime("%A"), start.date(), start.time()) == (
+        "Wednesday",
+        dt.date(2024, 6, 26),
+        dt.time(18, 0),
+    )
+    assert (end.strftime("%A"), end.date(), end.time()) == (
+        "Friday",
+        dt.date(2024, 6, 28),
+        dt.time(15, 0),
+    )
     assert convening.starts_at == dt.datetime(2024, 6, 26, 22, 0, tzinfo=UTC)  # EDT is UTC-4
-    assert convening.location.startswith("Johns Hopkins University") and "Baltimore" in convening.location
+    assert (
+        convening.location.startswith("Johns Hopkins University")
+        and "Baltimore" in convening.location
+    )
     mayors = {p.key for p in shipped.timeline.people.values() if p.role == Audience.MAYOR}
     required = {a.person for a in convening.attendees if a.required}
     assert mayors == required and len(mayors) == len(shipped.cohort.cities)
@@ -67,15 +79,20 @@ def test_coaching_keeps_local_time_across_clock_change(
     locals_ = [_local(s.starts_at, zone) for s in sessions]
     assert len({t.time() for t in locals_}) == 1, "one local hour for the whole series"
     assert len({t.weekday() for t in locals_}) == 1
-    offsets = {t.utcoffset() for t in locals_ if t.date() < change}, {t.utcoffset() for t in locals_ if t.date() > change}
+    offsets = (
+        {t.utcoffset() for t in locals_ if t.date() < change},
+        {t.utcoffset() for t in locals_ if t.date() > change},
+    )
     assert offsets == ({before}, {after})
-    gaps = {b.date() - a.date() for a, b in zip(locals_, locals_[1:], strict=False)}
+    gaps = {b.date() - a.date() for a, b in itertools.pairwise(locals_)}
     assert gaps == {dt.timedelta(days=14)}
 
 
 def test_mexico_city_has_no_daylight_saving(shipped: LoadedInputs) -> None:
     for session in _series(shipped, "coaching", "mexico-city"):
-        assert _local(session.starts_at, "America/Mexico_City").utcoffset() == dt.timedelta(hours=-6)
+        assert _local(session.starts_at, "America/Mexico_City").utcoffset() == dt.timedelta(
+            hours=-6
+        )
 
 
 def test_every_session_is_inside_everyones_working_hours(shipped: LoadedInputs) -> None:
@@ -88,10 +105,18 @@ def test_every_session_is_inside_everyones_working_hours(shipped: LoadedInputs) 
             person = shipped.timeline.people[attendee.person]
             if person.role == "organizer":
                 continue
-            zone = coaches[person.key].timezone if person.key in coaches else cities[person.city_id or ""].timezone
+            zone = (
+                coaches[person.key].timezone
+                if person.key in coaches
+                else cities[person.city_id or ""].timezone
+            )
             start, end = _local(session.starts_at, zone), _local(session.ends_at, zone)
             assert start.weekday() < 5, (session.key, person.key)
-            assert dt.time(9) <= start.time() and end.time() <= dt.time(18), (session.key, person.key, start)
+            assert dt.time(9) <= start.time() and end.time() <= dt.time(18), (
+                session.key,
+                person.key,
+                start,
+            )
 
 
 def test_nobody_is_double_booked(shipped: LoadedInputs) -> None:
@@ -102,7 +127,7 @@ def test_nobody_is_double_booked(shipped: LoadedInputs) -> None:
                 by_person[attendee.person].append(session)
     for person, sessions in by_person.items():
         sessions.sort(key=lambda s: s.starts_at)
-        for first, second in zip(sessions, sessions[1:], strict=False):
+        for first, second in itertools.pairwise(sessions):
             assert first.ends_at <= second.starts_at, (person, first.key, second.key)
 
 
@@ -119,15 +144,24 @@ def test_workshops_run_in_one_language(shipped: LoadedInputs) -> None:
     workshops = _series(shipped, "workshop")
     assert workshops
     for session in workshops:
-        languages = {shipped.timeline.people[a.person].language for a in session.attendees
-                     if shipped.timeline.people[a.person].city_id}
+        languages = {
+            shipped.timeline.people[a.person].language
+            for a in session.attendees
+            if shipped.timeline.people[a.person].city_id
+        }
         assert languages == {session.language}
 
 
 def test_deliverables_and_decision_points(shipped: LoadedInputs) -> None:
     santiago = {d.deliverable: d for d in shipped.timeline.deliverables if d.city_id == "santiago"}
-    assert list(santiago) == ["roster", "priorities", "maturity-assessment", "strategy-outline",
-                              "draft-strategy", "final-strategy"]
+    assert list(santiago) == [
+        "roster",
+        "priorities",
+        "maturity-assessment",
+        "strategy-outline",
+        "draft-strategy",
+        "final-strategy",
+    ]
     final = _local(santiago["final-strategy"].due_at, "America/Santiago")
     assert (final.year, final.month, final.time()) == (2024, 12, dt.time(17))
     assert santiago["roster"].due_at < dt.datetime(2024, 6, 26, tzinfo=UTC)
@@ -137,15 +171,19 @@ def test_deliverables_and_decision_points(shipped: LoadedInputs) -> None:
     for point in points:
         checkin = sessions[point.checkin_session]
         assert checkin.kind is SessionKind.MAYOR_CHECKIN
-        assert {a.person for a in checkin.attendees if a.required} >= {"alcaldesa@santiago.example.org"}
+        assert {a.person for a in checkin.attendees if a.required} >= {
+            "alcaldesa@santiago.example.org"
+        }
         assert point.notify_at == checkin.starts_at - dt.timedelta(days=7)
 
 
 def test_a_later_cohort_reuses_the_program_with_its_own_convening(workspace: Path) -> None:
     cohort = workspace / "cohorts" / "small.yaml"
     text = cohort.read_text().replace("cohort: test-small", "cohort: test-2025")
-    text += ("convening:\n  date: 2025-06-25\n  timezone: America/Chicago\n"
-             "  venue: {name: Convention Center, address: \"Chicago, IL\"}\n")
+    text += (
+        "convening:\n  date: 2025-06-25\n  timezone: America/Chicago\n"
+        '  venue: {name: Convention Center, address: "Chicago, IL"}\n'
+    )
     cohort.write_text(text)
     inputs = load_inputs(cohort)
     [convening] = [s for s in inputs.timeline.sessions if s.kind is SessionKind.CONVENING]

@@ -22,7 +22,11 @@ runner = CliRunner()
 CASES = [
     ("unknown-timezone", "cities[1].timezone", "unknown time zone 'America/Atlantis'"),
     ("bad-email", "cities[0].team[1].email", "not an email address"),
-    ("duplicate-email", "cities[1].team[1].email", "duplicate email l.gimenez@asuncion.example.org"),
+    (
+        "duplicate-email",
+        "cities[1].team[1].email",
+        "duplicate email l.gimenez@asuncion.example.org",
+    ),
     ("team-too-small", "cities[0].team", "has 2 people; it must have 3 to 4"),
     ("team-too-large", "cities[2].team", "has 5 people; it must have 3 to 4"),
     ("missing-mayor", "cities[1].mayor", "every city needs a mayor"),
@@ -32,7 +36,11 @@ CASES = [
     ("mayor-substitute", "cities[2].mayor.substitute", "no substitutes are accepted"),
     ("duplicate-city-id", "cities[2].id", "duplicate city id 'santiago'"),
     ("coach-double-booked", "cities[2].coaching", "coach ana is double-booked"),
-    ("outside-working-hours-strict", "cities[1].coaching", "outside the working hours of city asuncion"),
+    (
+        "outside-working-hours-strict",
+        "cities[1].coaching",
+        "outside the working hours of city asuncion",
+    ),
 ]
 
 
@@ -64,20 +72,32 @@ def test_working_hours_are_a_warning_by_default(tmp_path: Path) -> None:
     cohort = REPO / "tests" / "data" / "cohorts" / "outside-working-hours.yaml"
     result = runner.invoke(app, ["validate", "--cohort", str(cohort)])
     assert result.exit_code == 0, result.stderr
-    assert "cities[1].coaching: warning: coaching on 2024-07-10 07:00 (America/Asuncion)" in result.stderr
+    assert (
+        "cities[1].coaching: warning: coaching on 2024-07-10 07:00 (America/Asuncion)"
+        in result.stderr
+    )
 
 
-@pytest.mark.parametrize(("name", "place"), [(c[0], c[1]) for c in CASES] + [("malformed-yaml", "")])
+@pytest.mark.parametrize(
+    ("name", "place"), [(c[0], c[1]) for c in CASES] + [("malformed-yaml", "")]
+)
 def test_bad_file_leaves_the_database_as_it_was(
-    name: str, place: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    place: str,
+    sqlite_url: str,
+    monkeypatch: pytest.MonkeyPatch,
     database_dump: Callable[[sa.Engine], object],
 ) -> None:
     monkeypatch.setenv("ACCEL_DATABASE_URL", sqlite_url)
-    first = runner.invoke(app, ["apply", "--cohort", "tests/data/cohorts/small.yaml", "--now", "2024-05-01"])
+    first = runner.invoke(
+        app, ["apply", "--cohort", "tests/data/cohorts/small.yaml", "--now", "2024-05-01"]
+    )
     assert first.exit_code == 0, first.output
     engine = sa.create_engine(sqlite_url)
     before = database_dump(engine)
-    result = runner.invoke(app, ["apply", "--cohort", str(BAD / f"{name}.yaml"), "--now", "2024-05-01"])
+    result = runner.invoke(
+        app, ["apply", "--cohort", str(BAD / f"{name}.yaml"), "--now", "2024-05-01"]
+    )
     assert result.exit_code == 2
     assert "nothing was changed" in result.stderr
     assert database_dump(engine) == before
@@ -115,7 +135,8 @@ def test_oversized_file_is_refused_before_parsing() -> None:
 def test_program_rules_that_span_the_file() -> None:
     raw = (REPO / "programs" / "cda-accelerator.yaml").read_bytes()
     broken = raw.replace(b"decision_point: direction", b"decision_point: nowhere").replace(
-        b"due: convening+P24W", b"due: 2031-01-01")
+        b"due: convening+P24W", b"due: 2031-01-01"
+    )
     with pytest.raises(InvalidInputError) as raised:
         load_program(broken, "programs/p.yaml")
     messages = [str(p) for p in raised.value.problems if p.severity is Severity.ERROR]
