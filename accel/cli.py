@@ -41,7 +41,9 @@ CohortOption = Annotated[
 ]
 NowOption = Annotated[
     str | None,
-    typer.Option("--now", help="The moment to act at, ISO 8601 with offset (default: the real clock)."),
+    typer.Option(
+        "--now", help="The moment to act at, ISO 8601 with offset (default: the real clock)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 
@@ -57,7 +59,9 @@ def parse_now(value: str | None) -> dt.datetime:
             return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"not an ISO 8601 time: {value!r} (e.g. 2024-07-01T09:00Z)") from None
+        raise typer.BadParameter(
+            f"not an ISO 8601 time: {value!r} (e.g. 2024-07-01T09:00Z)"
+        ) from None
     if moment.tzinfo is None:
         raise typer.BadParameter(f"{value!r} has no offset: add Z or e.g. -04:00")
     return moment.astimezone(dt.UTC)
@@ -104,16 +108,26 @@ def validate(cohort: CohortOption = None) -> None:
     out.print(
         f"{inputs.cohort_file} and {inputs.program_file} are valid: {len(inputs.cohort.cities)} "
         f"cities, {len(timeline.sessions)} sessions, {len(timeline.deliverables)} deliverables, "
-        f"{len(inputs.warnings)} warning(s).", markup=False,
+        f"{len(inputs.warnings)} warning(s).",
+        markup=False,
     )
 
 
 def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps({"cohort": plan.cohort_id, "applied": applied,
-                                     "now": plan.now.isoformat().replace("+00:00", "Z"),
-                                     "changes": plan.changes(),
-                                     "past_unchanged": plan.past_unchanged}, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {
+                    "cohort": plan.cohort_id,
+                    "applied": applied,
+                    "now": plan.now.isoformat().replace("+00:00", "Z"),
+                    "changes": plan.changes(),
+                    "past_unchanged": plan.past_unchanged,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
         return
     if plan.is_empty:
         out.print(f"{plan.cohort_id}: nothing to change.")
@@ -125,7 +139,9 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
             table.add_row(city, ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
         out.print(table)
     if plan.past_unchanged:
-        out.print(f"{len(plan.past_unchanged)} session(s) already started at --now are left as they were.")
+        out.print(
+            f"{len(plan.past_unchanged)} session(s) already started at --now are left as they were."
+        )
 
 
 @app.command()
@@ -167,28 +183,48 @@ def timeline(
     for session in inputs.timeline.sessions:
         if session.city_id != city and not city_emails & {a.person for a in session.attendees}:
             continue
-        rows.append({
-            "type": "session", "key": session.key, "kind": session.kind.value,
-            "title": localized(session.title, found.language),
-            "starts_at": _utc(session.starts_at), "ends_at": _utc(session.ends_at),
-            "local_start": to_local(session.starts_at, found.timezone).isoformat(),
-            "local_end": to_local(session.ends_at, found.timezone).isoformat(),
-            "timezone": found.timezone, "location": session.location,
-            "attendees": [a.person for a in session.attendees if a.person in city_emails],
-        })
+        rows.append(
+            {
+                "type": "session",
+                "key": session.key,
+                "kind": session.kind.value,
+                "title": localized(session.title, found.language),
+                "starts_at": _utc(session.starts_at),
+                "ends_at": _utc(session.ends_at),
+                "local_start": to_local(session.starts_at, found.timezone).isoformat(),
+                "local_end": to_local(session.ends_at, found.timezone).isoformat(),
+                "timezone": found.timezone,
+                "location": session.location,
+                "attendees": [a.person for a in session.attendees if a.person in city_emails],
+            }
+        )
     for item in inputs.timeline.deliverables:
         if item.city_id == city:
-            rows.append({
-                "type": "deliverable", "key": item.key, "kind": "deliverable",
-                "title": localized(item.title, found.language), "starts_at": _utc(item.due_at),
-                "ends_at": None, "local_start": to_local(item.due_at, found.timezone).isoformat(),
-                "local_end": None, "timezone": found.timezone, "location": "",
-                "owners": list(item.owners),
-            })
+            rows.append(
+                {
+                    "type": "deliverable",
+                    "key": item.key,
+                    "kind": "deliverable",
+                    "title": localized(item.title, found.language),
+                    "starts_at": _utc(item.due_at),
+                    "ends_at": None,
+                    "local_start": to_local(item.due_at, found.timezone).isoformat(),
+                    "local_end": None,
+                    "timezone": found.timezone,
+                    "location": "",
+                    "owners": list(item.owners),
+                }
+            )
     rows.sort(key=lambda r: (r["starts_at"], r["key"]))
     if as_json:
-        sys.stdout.write(json.dumps({"city": city, "timezone": found.timezone, "items": rows},
-                                    indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(
+            json.dumps(
+                {"city": city, "timezone": found.timezone, "items": rows},
+                indent=2,
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
         return
     table = Table(title=f"{found.name} ({found.timezone}), all times local")
     for column in ("date", "time", "what", "title"):
@@ -196,10 +232,36 @@ def timeline(
     for row in rows:
         start = dt.datetime.fromisoformat(row["local_start"])
         end = dt.datetime.fromisoformat(row["local_end"]) if row["local_end"] else None
-        hours = f"{start:%H:%M}–{end:%H:%M}" if end and end.date() == start.date() else (
-            f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
+        hours = (
+            f"{start:%H:%M}–{end:%H:%M}"
+            if end and end.date() == start.date()
+            else (f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
+        )
         table.add_row(f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], row["title"])
     out.print(table)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything produced.")] = Path(
+        "demo-output"
+    ),
+    cohort: CohortOption = None,
+) -> None:
+    """Run the shipped cohort through the engine on embedded defaults; write files to look at."""
+    from accel.demo import run_demo
+
+    inputs = load_or_exit(cohort)
+    with step(f"applying {inputs.cohort.id} to a fresh database in {out_dir}"):
+        result = run_demo(inputs, out_dir)
+    for line in (
+        f"{inputs.cohort.id}: {len(inputs.cohort.cities)} cities, {result.sessions} sessions, "
+        f"{result.invitations} invitations to send.",
+        f"Database:  {result.database}",
+        f"Timelines: {out_dir / 'timelines'}/ (each city's sessions in its local time)",
+        "Next: accel timeline --city santiago",
+    ):
+        out.print(line, markup=False)
 
 
 def _utc(moment: dt.datetime) -> str:
