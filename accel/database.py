@@ -7,6 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+import models.feed_tokens  # registers the feed tables on SQLModel.metadata
+import models.outbox  # registers the outbox tables on SQLModel.metadata
 import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 

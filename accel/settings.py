@@ -21,12 +21,19 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    smtp_use_tls: bool = False  # implicit TLS from the first byte (port 465)
+    smtp_ca_file: Path | None = None  # PEM certificates to trust besides the system's
     smtp_timeout_seconds: float = 30.0
     mail_from: str | None = None  # defaults to the cohort organizer's address
     outbox_dir: Path = Path("outbox")
     send_rate_per_second: float = 50.0
     send_concurrency: int = 4
     public_base_url: str = "http://127.0.0.1:8000"
+    # The operations dashboard (/ops/): disabled until both are set; there is no default password.
+    operator_username: str | None = None
+    operator_password: SecretStr | None = None
+    # Signs operator session cookies; unset means a random one per process (sessions end at restart).
+    session_secret: SecretStr | None = None
 
 
 def default_cohort_file() -> Path:

@@ -1,0 +1,153 @@
+"""Render deliverable and decision-point notices from the stored deliverables, cities and people."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from calendars.email_rendering import DeliverableStatus, render_email
+from calendars.mime import build_message
+from models.enums import RecordStatus
+from models.outbox import MessageKind
+from models.tables import (
+    CityRecord,
+    DecisionPointRecord,
+    DeliverableRecord,
+    PersonRecord,
+    SessionRecord,
+)
+
+DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
+DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
+CITY = CityRecord.__table__  # type: ignore[attr-defined]
+PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+
+NOTICE_KINDS = frozenset(
+    {
+        MessageKind.DELIVERABLE_DUE,
+        MessageKind.DELIVERABLE_OVERDUE,
+        MessageKind.OVERDUE_ESCALATION_COACH,
+        MessageKind.OVERDUE_ESCALATION_MAYOR,
+        MessageKind.DECISION_POINT,
+    }
+)
+
+
+class NoticeObsoleteError(Exception):
+    """The notice lost its purpose before it could be sent (submitted, cancelled, past)."""
+
+
+def _text(texts: Mapping[str, str], language: str) -> str:
+    return texts.get(language) or texts["en"]
+
+
+def _one(connection: sa.Connection, table: sa.Table, *where: Any) -> Any:
+    row = connection.execute(sa.select(table).where(*where)).first()
+    if row is None:
+        raise LookupError(f"{table.name}: no row for {where}")
+    return row
+
+
+def _person(connection: sa.Connection, cohort_id: str, email: str) -> Any:
+    return _one(connection, PERSON, PERSON.c.cohort_id == cohort_id, PERSON.c.email == email)
+
+
+def notice_context(
+    connection: sa.Connection, *, row: Any, recipient: Any, date: dt.datetime
+) -> dict[str, Any]:
+    """The template context of a notice row beyond recipient, sender and program."""
+    language = recipient.language
+    if row.kind == MessageKind.DECISION_POINT:
+        point = _one(connection, DECISION, DECISION.c.key == row.subject_key)
+        city = _one(connection, CITY, CITY.c.cohort_id == row.cohort_id, CITY.c.id == point.city_id)
+        checkin = _one(connection, SESSION, SESSION.c.key == point.checkin_session)
+        if checkin.status == RecordStatus.CANCELLED or checkin.starts_at <= date:
+            raise NoticeObsoleteError("the check-in was cancelled or has started")
+        items = connection.execute(
+            sa.select(DELIVERABLE)
+            .where(DELIVERABLE.c.key.in_(point.deliverables))
+            .order_by(DELIVERABLE.c.due_at)
+        )
+        return {
+            "city": {"name": city.name},
+            "decision": {
+                "title": _text(point.title, language),
+                "question": _text(point.decide, language),
+            },
+            "checkin": {
+                "title": _text(checkin.title, language),
+                "starts_at": checkin.starts_at,
+                "ends_at": checkin.ends_at,
+                "meeting_url": checkin.meeting_url,
+            },
+            "deliverables": [
+                {
+                    "title": _text(d.title, language),
+                    "due_at": d.due_at,
+                    "status": (
+                        DeliverableStatus.COMPLETED
+                        if d.submitted_at is not None
+                        else DeliverableStatus.OVERDUE
+                        if d.due_at < date
+                        else DeliverableStatus.PENDING
+                    ).value,
+                }
+                for d in items
+            ],
+        }
+    item = _one(connection, DELIVERABLE, DELIVERABLE.c.key == row.subject_key)
+    if item.submitted_at is not None or item.status == RecordStatus.CANCELLED:
+        raise NoticeObsoleteError("the deliverable was submitted or cancelled")
+    city = _one(connection, CITY, CITY.c.cohort_id == row.cohort_id, CITY.c.id == item.city_id)
+    coach = _person(connection, row.cohort_id, city.coach_email)
+    owners = [_person(connection, row.cohort_id, email) for email in item.owners]
+    return {
+        "city": {"name": city.name},
+        "deliverable": {
+            "title": _text(item.title, language),
+            "due_at": item.due_at,
+            "owners": [{"name": o.name, "email": o.email} for o in owners],
+        },
+        "coach": {"name": coach.name, "email": coach.email},
+        "days_overdue": max((date - item.due_at).days, 0),
+    }
+
+
+def render_notice(
+    *,
+    row: Any,
+    cohort: Any,
+    recipient: Any,
+    sender_email: str,
+    context: Mapping[str, Any],
+    date: dt.datetime,
+) -> tuple[str, bytes]:
+    """Subject and RFC 5322 bytes of a deliverable or decision-point notice (no calendar)."""
+    full = {
+        "recipient": {"name": recipient.name, "timezone": recipient.timezone},
+        "sender": {
+            "name": cohort.organizer_name,
+            "email": sender_email,
+            "reply_to": cohort.reply_to,
+        },
+        "program": {"name": _text(cohort.program_name, recipient.language)},
+        **context,
+    }
+    rendered = render_email(row.kind, recipient.language, full)
+    message = build_message(
+        sender_name=cohort.organizer_name,
+        sender_email=sender_email,
+        reply_to=cohort.reply_to,
+        to_name=recipient.name,
+        to_email=row.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=row.message_id,
+        date=date,
+    )
+    return rendered.subject, message.as_bytes()

@@ -1,0 +1,168 @@
+"""Deliverable and decision-point notices: read their state, queue what is due into the outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from accel.inputs import LoadedInputs
+from calendars.deliverable_checks import (
+    DecisionPointState,
+    DeliverableState,
+    Escalation,
+    Notice,
+    due_decision_notices,
+    due_deliverable_notices,
+)
+from calendars.mime import make_message_id
+from models.enums import RecordStatus
+from models.outbox import MessageStatus, OutboxMessage
+from models.tables import DecisionPointRecord, DeliverableRecord, SessionRecord
+
+DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
+DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
+SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+CANCELLED = RecordStatus.CANCELLED.value
+
+
+def _city_people(inputs: LoadedInputs) -> dict[str, dict[str, Any]]:
+    """Per city: the team's emails, the mayor's, the coach's."""
+    out: dict[str, dict[str, Any]] = {}
+    for city in inputs.cohort.cities:
+        out[city.id] = {
+            "team": tuple(m.email for m in city.team),
+            "mayor": city.mayor.email,
+            "coach": inputs.cohort.coach(city.coach).email,
+        }
+    return out
+
+
+def deliverable_states(
+    connection: sa.Connection, *, inputs: LoadedInputs
+) -> list[DeliverableState]:
+    people = _city_people(inputs)
+    states = []
+    for row in connection.execute(
+        sa.select(DELIVERABLE).where(DELIVERABLE.c.cohort_id == inputs.cohort.id)
+    ):
+        city = people.get(row.city_id)
+        if city is None:
+            continue
+        states.append(
+            DeliverableState(
+                key=row.key,
+                city_id=row.city_id,
+                due_at=row.due_at,
+                owners=tuple(row.owners),
+                team=city["team"],
+                coach=city["coach"],
+                mayor=city["mayor"],
+                reminders=tuple(dt.timedelta(seconds=s) for s in row.reminders),
+                submitted=row.submitted_at is not None,
+                cancelled=row.status == CANCELLED,
+            )
+        )
+    return states
+
+
+def decision_states(connection: sa.Connection, *, inputs: LoadedInputs) -> list[DecisionPointState]:
+    people = _city_people(inputs)
+    query = (
+        sa.select(DECISION, SESSION.c.starts_at, SESSION.c.status.label("session_status"))
+        .join(SESSION, SESSION.c.key == DECISION.c.checkin_session)
+        .where(DECISION.c.cohort_id == inputs.cohort.id)
+    )
+    return [
+        DecisionPointState(
+            row.key,
+            row.city_id,
+            people[row.city_id]["mayor"],
+            row.notify_at,
+            row.starts_at,
+            cancelled=CANCELLED in (row.status, row.session_status),
+        )
+        for row in connection.execute(query)
+        if row.city_id in people
+    ]
+
+
+def escalation_of(inputs: LoadedInputs) -> Escalation:
+    e = inputs.program.escalation
+    return Escalation(e.team_overdue, e.coach, e.mayor)
+
+
+def queue_notices(
+    connection: sa.Connection,
+    *,
+    cohort_id: str,
+    notices: list[Notice],
+    domain: str,
+    now: dt.datetime,
+) -> Counter[str]:
+    """Insert one outbox row per (notice, recipient); an existing idempotency key is skipped."""
+    rows = []
+    for notice in notices:
+        for email in notice.recipients:
+            key = f"{notice.idempotency_key}:{email}"
+            rows.append(
+                {
+                    "cohort_id": cohort_id,
+                    "idempotency_key": key,
+                    "kind": notice.kind,
+                    "email": email,
+                    "city_id": notice.city_id,
+                    "subject_key": notice.subject_key,
+                    "sequence": 0,
+                    "send_at": notice.send_at,
+                    "status": MessageStatus.PENDING.value,
+                    "attempts": 0,
+                    "message_id": make_message_id(key, domain),
+                    "created_at": now,
+                }
+            )
+    if not rows:
+        return Counter()
+    dialect = connection.dialect.name
+    insert: Any = postgresql.insert(OUTBOX) if dialect == "postgresql" else sqlite.insert(OUTBOX)
+    statement = insert.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+        OUTBOX.c.kind
+    )
+    queued: Counter[str] = Counter()
+    for chunk in range(0, len(rows), 500):
+        queued.update(connection.execute(statement, rows[chunk : chunk + 500]).scalars())
+    return queued
+
+
+def check_deliverables(
+    connection: sa.Connection, *, inputs: LoadedInputs, now: dt.datetime
+) -> Counter[str]:
+    """Queue the deliverable notices due at `now`; returns how many were new, by kind."""
+    notices = due_deliverable_notices(
+        deliverable_states(connection, inputs=inputs), escalation_of(inputs), now=now
+    )
+    return queue_notices(
+        connection,
+        cohort_id=inputs.cohort.id,
+        notices=notices,
+        domain=inputs.cohort.organizer.email.rpartition("@")[2],
+        now=now,
+    )
+
+
+def notify_decision_points(
+    connection: sa.Connection, *, inputs: LoadedInputs, now: dt.datetime
+) -> Counter[str]:
+    """Queue each mayor's decision-point email once, when its moment comes."""
+    notices = due_decision_notices(decision_states(connection, inputs=inputs), now=now)
+    return queue_notices(
+        connection,
+        cohort_id=inputs.cohort.id,
+        notices=notices,
+        domain=inputs.cohort.organizer.email.rpartition("@")[2],
+        now=now,
+    )

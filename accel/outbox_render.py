@@ -1,0 +1,253 @@
+"""Render an outbox row into the email it stands for, from the stored session, person and cohort.
+
+Invitations, updates and cancellations show the time and place fixed in the row when it was
+queued, so each message agrees with the SEQUENCE it carries; reminders show the session as it
+is now. DTSTAMP is the moment the message was queued, so a retry carries the same calendar.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from accel.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
+from calendars.email_rendering import render_email
+from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
+from calendars.invitations import build_cancel, build_request
+from calendars.mime import build_message
+from calendars.timeline_types import uid_for
+from models.enums import RecordStatus
+from models.outbox import MessageKind, OutboxCohort
+from models.tables import InvitationRecord, PersonRecord, SessionRecord
+
+SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
+OUTBOX_COHORT = OutboxCohort.__table__  # type: ignore[attr-defined]
+CALENDAR_KINDS = frozenset({MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION})
+SESSION_MESSAGE_KINDS = CALENDAR_KINDS | {MessageKind.SESSION_REMINDER}
+CHUNK = 500
+
+
+class ObsoleteMessageError(Exception):
+    """The message lost its purpose (its session started or was cancelled): cancel, not fail."""
+
+
+class RenderError(Exception):
+    """The message cannot be built from what is stored: a permanent failure."""
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    envelope_from: str
+    recipient: str
+    subject: str
+    data: bytes  # RFC 5322, CRLF line ends
+
+
+@dataclass(frozen=True)
+class RenderSources:
+    """The stored rows a batch of outbox rows is rendered from, read with a few queries."""
+
+    cohorts: Mapping[str, Any]
+    sessions: Mapping[str, Any]
+    people: Mapping[tuple[str, str], Any]  # (cohort, email)
+    required: Mapping[tuple[str, str], bool]  # (session, email)
+    # Deliverable and decision-point notices: their template context, or why they are obsolete.
+    notices: Mapping[int, dict[str, Any] | str] = field(default_factory=dict)
+
+
+def load_render_sources(connection: sa.Connection, *, rows: Sequence[Any]) -> RenderSources:
+    cohort_ids = sorted({r.cohort_id for r in rows})
+    session_keys = sorted({r.subject_key for r in rows if r.kind in SESSION_MESSAGE_KINDS})
+    emails = sorted({r.email for r in rows})
+    cohorts = {
+        c.cohort_id: c
+        for c in connection.execute(
+            sa.select(OUTBOX_COHORT).where(OUTBOX_COHORT.c.cohort_id.in_(cohort_ids))
+        )
+    }
+    sessions: dict[str, Any] = {}
+    required: dict[tuple[str, str], bool] = {}
+    for start in range(0, len(session_keys), CHUNK):
+        keys = session_keys[start : start + CHUNK]
+        sessions.update(
+            (s.key, s)
+            for s in connection.execute(sa.select(SESSION).where(SESSION.c.key.in_(keys)))
+        )
+        required.update(
+            ((i.session_key, i.email), i.required)
+            for i in connection.execute(
+                sa.select(
+                    INVITATION.c.session_key, INVITATION.c.email, INVITATION.c.required
+                ).where(INVITATION.c.session_key.in_(keys))
+            )
+        )
+    people: dict[tuple[str, str], Any] = {}
+    for start in range(0, len(emails), CHUNK):
+        people.update(
+            ((p.cohort_id, p.email), p)
+            for p in connection.execute(
+                sa.select(PERSON).where(
+                    PERSON.c.email.in_(emails[start : start + CHUNK]),
+                    PERSON.c.cohort_id.in_(cohort_ids),
+                )
+            )
+        )
+    notices: dict[int, dict[str, Any] | str] = {}
+    for row in rows:
+        if row.kind in NOTICE_KINDS and row.raw is None:
+            person = people.get((row.cohort_id, row.email))
+            if person is None:
+                continue  # reported by render_row
+            try:
+                # Dated at its send_at: the same content on every retry.
+                notices[row.id] = notice_context(
+                    connection, row=row, recipient=person, date=row.send_at
+                )
+            except NoticeObsoleteError as why:
+                notices[row.id] = str(why)
+            except LookupError as error:
+                notices[row.id] = {"error": str(error)}
+    return RenderSources(cohorts, sessions, people, required, notices)
+
+
+def render_row(
+    row: Any, sources: RenderSources, *, date: dt.datetime, mail_from: str | None = None
+) -> RenderedMessage:
+    """The message of one outbox row, dated `date`; `mail_from` overrides the organizer's address.
+
+    The calendar's ORGANIZER is the From address: some clients ignore updates from anyone else.
+    """
+    cohort = sources.cohorts.get(row.cohort_id)
+    if cohort is None:
+        raise RenderError(f"cohort {row.cohort_id!r} has no sender details in the outbox")
+    sender_email = mail_from or cohort.organizer_email
+    if row.raw is not None:
+        return RenderedMessage(sender_email, row.email, row.subject or "", bytes(row.raw))
+    if row.kind in NOTICE_KINDS:
+        return _render_notice(row, sources, cohort, sender_email, date)
+    if row.kind not in SESSION_MESSAGE_KINDS:
+        raise RenderError(f"no renderer for {row.kind!r} messages without stored content")
+    session = sources.sessions.get(row.subject_key)
+    person = sources.people.get((row.cohort_id, row.email))
+    if session is None or person is None:
+        raise RenderError(f"session {row.subject_key!r} or person {row.email!r} is not stored")
+    if row.kind == MessageKind.SESSION_REMINDER:
+        if session.status == RecordStatus.CANCELLED:
+            raise ObsoleteMessageError("the session was cancelled")
+        if session.starts_at <= date:
+            raise ObsoleteMessageError("the session had started before the reminder could be sent")
+    language = person.language
+    shown = _shown_session(row, session, language)
+    context = {
+        "recipient": {"name": person.name, "timezone": person.timezone},
+        "sender": {
+            "name": cohort.organizer_name,
+            "email": sender_email,
+            "reply_to": cohort.reply_to,
+        },
+        "program": {"name": _localized(cohort.program_name, language)},
+        "session": shown,
+        "previous": {
+            "starts_at": row.previous_starts_at or shown["starts_at"],
+            "ends_at": row.previous_ends_at or shown["ends_at"],
+            "location": shown["location"]
+            if row.previous_location is None
+            else row.previous_location,
+        },
+    }
+    rendered = render_email(row.kind, language, context)
+    calendar = None
+    if row.kind in CALENDAR_KINDS:
+        calendar = _calendar(row, session, shown, cohort, sender_email, person, sources)
+    message = build_message(
+        sender_name=cohort.organizer_name,
+        sender_email=sender_email,
+        reply_to=cohort.reply_to,
+        to_name=person.name,
+        to_email=row.email,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        message_id=row.message_id,
+        date=date,
+        calendar=calendar,
+        in_reply_to=row.in_reply_to,
+        references=(row.in_reply_to,) if row.in_reply_to else (),
+    )
+    return RenderedMessage(sender_email, row.email, rendered.subject, message.as_bytes())
+
+
+def _render_notice(
+    row: Any, sources: RenderSources, cohort: Any, sender_email: str, date: dt.datetime
+) -> RenderedMessage:
+    person = sources.people.get((row.cohort_id, row.email))
+    context = sources.notices.get(row.id)
+    if person is None or context is None:
+        raise RenderError(f"person {row.email!r} or the subject {row.subject_key!r} is not stored")
+    if isinstance(context, str):
+        raise ObsoleteMessageError(context)
+    if "error" in context:
+        raise RenderError(context["error"])
+    subject, data = render_notice(
+        row=row,
+        cohort=cohort,
+        recipient=person,
+        sender_email=sender_email,
+        context=context,
+        date=date,
+    )
+    return RenderedMessage(sender_email, row.email, subject, data)
+
+
+def _shown_session(row: Any, session: Any, language: str) -> dict[str, Any]:
+    announced = row.kind in CALENDAR_KINDS and row.starts_at is not None
+    return {
+        "title": _localized(session.title, language),
+        "description": _localized(session.description, language) if session.description else None,
+        "starts_at": row.starts_at if announced else session.starts_at,
+        "ends_at": row.ends_at if announced else session.ends_at,
+        "location": (row.location or "") if announced else session.location,
+        "meeting_url": session.meeting_url,
+        "interpreted": session.language is None,  # English with simultaneous interpretation
+    }
+
+
+def _calendar(
+    row: Any,
+    session: Any,
+    shown: Mapping[str, Any],
+    cohort: Any,
+    sender_email: str,
+    person: Any,
+    sources: RenderSources,
+) -> bytes:
+    event = EventSnapshot(
+        uid=uid_for(session.key, cohort.program_id),
+        sequence=row.sequence,
+        last_changed=session.changed_at,
+        starts_at=shown["starts_at"],
+        ends_at=shown["ends_at"],
+        summary=shown["title"],
+        description=shown["description"] or "",
+        location=shown["location"],
+        url=session.meeting_url,
+        cancelled=row.kind == MessageKind.CANCELLATION,
+        reminders=tuple(dt.timedelta(seconds=s) for s in session.reminders),
+    )
+    organizer = CalendarPerson(sender_email, cohort.organizer_name)
+    # One attendee: a cohort-wide session has thousands, and each sees only themselves.
+    attendee = InviteAttendee(
+        row.email, person.name, sources.required.get((session.key, row.email), True)
+    )
+    build = build_cancel if row.kind == MessageKind.CANCELLATION else build_request
+    return build(event, organizer=organizer, attendees=[attendee], dtstamp=row.created_at)
+
+
+def _localized(texts: Mapping[str, str], language: str) -> str:
+    return texts.get(language) or texts["en"]
