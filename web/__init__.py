@@ -1,0 +1,1 @@
+"""The HTTP edge: subscription feeds served by secret URL."""

@@ -1,0 +1,187 @@
+"""What a personal (or a city team's) page shows: the same sessions as its feed, and deliverables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from accel.deliverables import DeliverableStatus, status_at
+from accel.feed_source import load_feed_source
+from accel.feed_store import load_city_rows, load_person_rows
+from calendars.feed_content import FeedContent, city_feed, person_feed
+from calendars.local_time import format_local_datetime, format_local_span, format_zone_label
+from models.enums import RecordStatus
+from models.tables import CityRecord, DeliverableRecord, PersonRecord
+
+CITY = CityRecord.__table__  # type: ignore[attr-defined]
+PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class PageSession:
+    uid: str
+    summary: str
+    starts_at: dt.datetime
+    when: str  # day, times and zone, in the reader's zone and language
+    location: str
+    url: str | None
+    cancelled: bool
+
+
+@dataclass(frozen=True)
+class PageDeliverable:
+    deliverable: str
+    title: str
+    due: str
+    status: DeliverableStatus
+    submitted: str | None
+    owners: tuple[str, ...]  # names
+
+
+@dataclass(frozen=True)
+class SubjectPage:
+    """Whose page it is (a person or a city team), in which zone and language, and its content."""
+
+    subject_type: str
+    name: str
+    city_name: str | None
+    language: str
+    timezone: str
+    zone_label: str
+    sessions: Sequence[PageSession]
+    deliverables: Sequence[PageDeliverable]
+
+
+def person_page(
+    connection: sa.Connection, *, cohort_id: str, email: str, now: dt.datetime
+) -> SubjectPage | None:
+    """A person's page, or None when they are unknown or no longer in the cohort."""
+    person = connection.execute(
+        sa.select(PERSON).where(PERSON.c.cohort_id == cohort_id, PERSON.c.email == email)
+    ).first()
+    source = load_feed_source(connection, cohort_id=cohort_id)
+    if person is None or not person.active or source is None:
+        return None
+    rows = load_person_rows(connection, cohort_id=cohort_id, email=email)
+    if email not in rows.people:
+        return None
+    content = person_feed(source, rows.people[email], rows.sessions, rows.invitations)
+    city = _city(connection, cohort_id, person.city_id)
+    deliverables = [
+        d
+        for d in _deliverables(connection, cohort_id, person.city_id, person.language, now)
+        if email in d[1]
+    ]
+    return SubjectPage(
+        subject_type="person",
+        name=person.name,
+        city_name=city.name if city is not None else None,
+        language=person.language,
+        timezone=person.timezone,
+        zone_label=format_zone_label(now, person.timezone, person.language),
+        sessions=_upcoming(content, person.timezone, person.language, now),
+        deliverables=[d for d, _ in deliverables],
+    )
+
+
+def city_page(
+    connection: sa.Connection, *, cohort_id: str, city_id: str, now: dt.datetime
+) -> SubjectPage | None:
+    """A city team's page, in the city's zone and language, or None for an unknown city."""
+    city = _city(connection, cohort_id, city_id)
+    source = load_feed_source(connection, cohort_id=cohort_id)
+    if city is None or source is None or city_id not in source.cities:
+        return None
+    rows = load_city_rows(connection, cohort_id=cohort_id, city_id=city_id)
+    content = city_feed(source, city_id, rows.sessions, rows.invitations, rows.people)
+    return SubjectPage(
+        subject_type="city",
+        name=city.name,
+        city_name=city.name,
+        language=city.language,
+        timezone=city.timezone,
+        zone_label=format_zone_label(now, city.timezone, city.language),
+        sessions=_upcoming(content, city.timezone, city.language, now),
+        deliverables=[
+            d for d, _ in _deliverables(connection, cohort_id, city_id, city.language, now)
+        ],
+    )
+
+
+def _upcoming(
+    content: FeedContent, zone: str, language: str, now: dt.datetime
+) -> list[PageSession]:
+    events = sorted((e for e in content.events if e.ends_at > now), key=lambda e: e.starts_at)
+    return [
+        PageSession(
+            uid=e.uid,
+            summary=e.summary,
+            starts_at=e.starts_at,
+            when=format_local_span(e.starts_at, e.ends_at, zone, language),
+            location=e.location,
+            url=e.url,
+            cancelled=e.cancelled,
+        )
+        for e in events
+    ]
+
+
+def _city(
+    connection: sa.Connection, cohort_id: str, city_id: str | None
+) -> sa.Row[tuple[object, ...]] | None:
+    if city_id is None:
+        return None
+    return connection.execute(
+        sa.select(CITY).where(CITY.c.cohort_id == cohort_id, CITY.c.id == city_id)
+    ).first()
+
+
+def _deliverables(
+    connection: sa.Connection,
+    cohort_id: str,
+    city_id: str | None,
+    language: str,
+    now: dt.datetime,
+) -> list[tuple[PageDeliverable, tuple[str, ...]]]:
+    """The city's deliverables, each with its owners' emails (to pick a person's own)."""
+    if city_id is None:
+        return []
+    city = _city(connection, cohort_id, city_id)
+    zone = city.timezone if city is not None else "UTC"
+    names: dict[str, str] = dict(
+        connection.execute(
+            sa.select(PERSON.c.email, PERSON.c.name).where(
+                PERSON.c.cohort_id == cohort_id, PERSON.c.city_id == city_id
+            )
+        ).all()
+    )
+    rows = connection.execute(
+        sa.select(DELIVERABLE)
+        .where(DELIVERABLE.c.cohort_id == cohort_id, DELIVERABLE.c.city_id == city_id)
+        .order_by(DELIVERABLE.c.due_at, DELIVERABLE.c.key)
+    )
+    found = []
+    for r in rows:
+        owners = tuple(r.owners)
+        status = status_at(r.due_at, r.submitted_at, r.status == RecordStatus.CANCELLED, now)
+        submitted = r.submitted_at if r.submitted_at is not None and r.submitted_at <= now else None
+        found.append(
+            (
+                PageDeliverable(
+                    deliverable=r.deliverable,
+                    title=r.title.get(language) or r.title.get("en", r.deliverable),
+                    due=format_local_datetime(r.due_at, zone, language),
+                    status=status,
+                    submitted=format_local_datetime(submitted, zone, language)
+                    if submitted
+                    else None,
+                    owners=tuple(names.get(o, o) for o in owners),
+                ),
+                owners,
+            )
+        )
+    return found
