@@ -94,7 +94,8 @@ def load_or_exit(cohort: Path | None) -> LoadedInputs:
     return inputs
 
 
-def _engine(settings: Settings) -> Any:
+def engine_for(settings: Settings) -> Any:
+    """The configured database, its tables created when missing."""
     engine = make_engine(settings.database_url.get_secret_value())
     create_schema(engine)
     return engine
@@ -150,7 +151,7 @@ def plan(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     with step("comparing with the database"):
-        result = plan_cohort(_engine(Settings()), inputs, now=moment)
+        result = plan_cohort(engine_for(Settings()), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=False)
 
 
@@ -160,7 +161,7 @@ def apply(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOptio
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     with step("reconciling and writing in one transaction"):
-        result = apply_cohort(_engine(Settings()), inputs, now=moment)
+        result = apply_cohort(engine_for(Settings()), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=True)
 
 
@@ -241,31 +242,35 @@ def timeline(
     out.print(table)
 
 
-@app.command()
-def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything produced.")] = Path(
-        "demo-output"
-    ),
-    cohort: CohortOption = None,
-) -> None:
-    """Run the shipped cohort through the engine on embedded defaults; write files to look at."""
-    from accel.demo import run_demo
-
-    inputs = load_or_exit(cohort)
-    with step(f"applying {inputs.cohort.id} to a fresh database in {out_dir}"):
-        result = run_demo(inputs, out_dir)
-    for line in (
-        f"{inputs.cohort.id}: {len(inputs.cohort.cities)} cities, {result.sessions} sessions, "
-        f"{result.invitations} invitations to send.",
-        f"Database:  {result.database}",
-        f"Timelines: {out_dir / 'timelines'}/ (each city's sessions in its local time)",
-        "Next: accel timeline --city santiago",
-    ):
-        out.print(line, markup=False)
-
-
 def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# Feed commands live in their own module; imported last because it imports this one.
+from accel import cli_feeds  # noqa: E402
+
+app.add_typer(cli_feeds.feeds_app, name="feeds")
+app.command()(cli_feeds.export)
+app.command()(cli_feeds.web)
+
+from accel import cli_deliverables  # noqa: E402
+
+app.add_typer(cli_deliverables.deliverable_app, name="deliverable")
+app.command()(cli_deliverables.deliverables)
+
+from accel import cli_flows  # noqa: E402
+
+app.command()(cli_flows.serve)
+
+from accel import cli_simulate  # noqa: E402
+
+app.command("simulate")(cli_simulate.simulate_command)
+app.command()(cli_simulate.demo)
+
+from accel import cli_outbox  # noqa: E402
+
+app.add_typer(cli_outbox.outbox_app, name="outbox")
+app.command()(cli_outbox.dispatch)
 
 
 if __name__ == "__main__":  # pragma: no cover

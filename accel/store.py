@@ -17,8 +17,10 @@ from calendars.reconcile import (
     session_content,
 )
 from calendars.timeline_types import Timeline, TimelineSession
+from models.cohort_file import Cohort
 from models.enums import RecordStatus
 from models.tables import (
+    CityRecord,
     DecisionPointRecord,
     DeliverableRecord,
     InvitationRecord,
@@ -31,6 +33,7 @@ INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
 DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
 DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
 PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+CITY = CityRecord.__table__  # type: ignore[attr-defined]
 CANCELLED = RecordStatus.CANCELLED.value
 SCHEDULED = RecordStatus.SCHEDULED.value
 
@@ -90,6 +93,8 @@ def deliverable_content_of_row(row: Any) -> dict[str, Any]:
 
 def decision_content_of_row(row: Any) -> dict[str, Any]:
     return {
+        "title": row.title,
+        "decide": row.decide,
         "notify_at": row.notify_at.isoformat(),
         "checkin": row.checkin_session,
         "deliverables": list(row.deliverables),
@@ -233,6 +238,8 @@ def apply_plan(connection: sa.Connection, *, timeline: Timeline, plan: Plan) -> 
                 "cohort_id": cohort,
                 "city_id": d.city_id,
                 "decision_point": d.decision_point,
+                "title": {k.value: v for k, v in d.title.items()},
+                "decide": {k.value: v for k, v in d.decide.items()},
                 "checkin_session": d.checkin_session,
                 "notify_at": d.notify_at,
                 "deliverables": list(d.deliverables),
@@ -272,6 +279,43 @@ def _apply_items(
                 .where(table.c.key == change.key)
                 .values(status=CANCELLED, changed_at=now)
             )
+
+
+def save_cities(connection: sa.Connection, *, cohort: Cohort, now: dt.datetime) -> None:
+    """Replace the stored cities of `cohort` with the file's (a handful of rows, always fresh)."""
+    rows = [
+        {
+            "cohort_id": cohort.id,
+            "id": c.id,
+            "name": c.name,
+            "country": c.country,
+            "timezone": c.timezone,
+            "language": c.language.value,
+            "coach_email": cohort.coach(c.coach).email,
+            "mayor_email": c.mayor.email,
+            "changed_at": now,
+        }
+        for c in cohort.cities
+    ]
+    stored = {
+        (r.id, r.name, r.country, r.timezone, r.language, r.coach_email, r.mayor_email)
+        for r in connection.execute(sa.select(CITY).where(CITY.c.cohort_id == cohort.id))
+    }
+    wanted = {
+        (
+            r["id"],
+            r["name"],
+            r["country"],
+            r["timezone"],
+            r["language"],
+            r["coach_email"],
+            r["mayor_email"],
+        )
+        for r in rows
+    }
+    if stored != wanted:
+        connection.execute(sa.delete(CITY).where(CITY.c.cohort_id == cohort.id))
+        connection.execute(sa.insert(CITY), rows)
 
 
 def _apply_people(connection: sa.Connection, timeline: Timeline, plan: Plan) -> None:

@@ -69,6 +69,8 @@ def deliverable_content(item: TimelineDeliverable) -> dict[str, Any]:
 
 def decision_point_content(item: TimelineDecisionPoint) -> dict[str, Any]:
     return {
+        "title": item.title,
+        "decide": item.decide,
         "notify_at": item.notify_at.isoformat(),
         "checkin": item.checkin_session,
         "deliverables": list(item.deliverables),

@@ -267,6 +267,14 @@ class _Expander:
         url = f"{str(self.cohort.virtual_meeting.base_url).rstrip('/')}/{link_name}"
         return url, url
 
+    def _invite_before(self, series: SessionSeries) -> dt.timedelta:
+        if series.invite_before is not None:
+            return series.invite_before
+        point = next(
+            (p for p in self.program.decision_points if p.id == series.decision_point), None
+        )
+        return point.notify_before if point is not None else self.program.invitation_lead
+
     def _session_language(
         self, series: SessionSeries, language: Language | None
     ) -> Language | None:
@@ -309,6 +317,7 @@ class _Expander:
                     city_id=city_id,
                     group_id=group_id,
                     decision_point=series.decision_point,
+                    invite_before=self._invite_before(series),
                 )
             )
         return sessions
@@ -524,6 +533,8 @@ class _Expander:
                         city_id=city.id,
                         checkin_session=checkin.key,
                         notify_at=checkin.starts_at - point.notify_before,
+                        title=dict(point.title),
+                        decide=dict(point.decide),
                         deliverables=tuple(
                             f"{self.cohort.id}/deliverable/{city.id}/{d}"
                             for d in point.deliverables

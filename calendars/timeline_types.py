@@ -46,6 +46,9 @@ class TimelineSession:
     city_id: str | None = None
     group_id: str | None = None
     decision_point: str | None = None
+    # How long before its start the invitation goes out (0: at once). Spreads a six-month
+    # timeline's invitations over the program instead of sending them all on day one.
+    invite_before: dt.timedelta = dt.timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,8 @@ class TimelineDecisionPoint:
     checkin_session: str
     notify_at: dt.datetime  # UTC
     deliverables: tuple[str, ...]
+    title: dict[Language, str]
+    decide: dict[Language, str]
 
 
 @dataclass

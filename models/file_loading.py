@@ -11,6 +11,7 @@ from models.cohort_file import Cohort
 from models.enums import Scope, SessionKind
 from models.problems import InvalidInputError, Problem, Severity, format_place
 from models.program_file import Program
+from models.scenario_file import Scenario
 from models.yaml_source import YamlDocument, parse_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -46,7 +47,9 @@ def _file_path(data: Any, location: tuple[Any, ...]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for i, part in enumerate(location):
-        if (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (isinstance(node, dict) and part in node):
+        if (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)) or (
+            isinstance(node, dict) and part in node
+        ):
             path.append(part)
             node = node[part]
         elif isinstance(node, dict) and isinstance(part, str) and i == len(location) - 1:
@@ -83,6 +86,10 @@ def load_program(raw: bytes, file: str) -> Program:
 
 def load_cohort(raw: bytes, file: str) -> Cohort:
     return _parse(raw, file, Cohort)
+
+
+def load_scenario(raw: bytes, file: str) -> Scenario:
+    return _parse(raw, file, Scenario)
 
 
 def _duplicates(values: list[str]) -> set[str]:

@@ -110,6 +110,7 @@ class SessionSeries(FileModel):
     grouping: WorkshopGrouping | None = None
     decision_point: Slug | None = None
     working_hours: Policy | None = None
+    invite_before: Duration | None = None  # default: the program's invitation_lead
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -175,6 +176,9 @@ class Program(FileModel):
         default_factory=lambda: (dt.time(22, 0), dt.time(7, 0))
     )
     feed_refresh: Duration = Field(default_factory=lambda: dt.timedelta(hours=1))
+    # Invitations go out this long before each session (mayor check-ins: with their decision
+    # point's email), so nobody gets thirty invitations on the first day.
+    invitation_lead: Duration = Field(default_factory=lambda: dt.timedelta(days=21))
     escalation: Escalation = Field(default_factory=Escalation)
     sessions: list[SessionSeries] = Field(min_length=1)
     deliverables: list[Deliverable] = Field(default_factory=list)

@@ -112,8 +112,39 @@ class DecisionPointRecord(SQLModel, table=True):
     cohort_id: str = Field(index=True)
     city_id: str = Field(index=True)
     decision_point: str
+    title: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
+    decide: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))
     checkin_session: str
     notify_at: dt.datetime = utc_column(nullable=False)
     deliverables: list[str] = Field(sa_column=Column(JSON, nullable=False))
     status: str = RecordStatus.SCHEDULED.value
+    changed_at: dt.datetime = utc_column(nullable=False)
+
+
+class CityRecord(SQLModel, table=True):
+    """A city of a cohort as last applied: what messages and pages need beyond its people."""
+
+    __tablename__ = "city"
+
+    cohort_id: str = Field(primary_key=True)
+    id: str = Field(primary_key=True)
+    name: str
+    country: str
+    timezone: str
+    language: str
+    coach_email: str
+    mayor_email: str
+    changed_at: dt.datetime = utc_column(nullable=False)
+
+
+class SessionOverrideRecord(SQLModel, table=True):
+    """An operator's move or cancellation of one session, laid over the files at every apply."""
+
+    __tablename__ = "session_override"
+
+    session_key: str = Field(primary_key=True)
+    cohort_id: str = Field(index=True)
+    starts_at: dt.datetime | None = utc_column(nullable=True)
+    cancelled: bool = False
+    reason: str | None = None
     changed_at: dt.datetime = utc_column(nullable=False)

@@ -1,0 +1,135 @@
+"""`accel simulate` and `accel demo`: replay the program on a simulated clock into files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from accel.cli import CohortOption, err, load_or_exit, out, parse_now, report_problems
+from accel.settings import REPOSITORY, default_cohort_file
+from accel.simulation import SimulationResult, simulate, write_summary
+from models.file_loading import load_scenario
+from models.problems import InvalidInputError
+from models.scenario_file import Scenario
+
+DEMO_SCENARIO = REPOSITORY / "scenarios" / "cda-2024-rehearsal.yaml"
+DEMO_FROM = "2024-05-01T13:00Z"  # before the program: every invitation is still ahead
+DEMO_UNTIL = "2024-12-31T23:59Z"
+
+
+def _scenario(path: Path | None) -> tuple[Scenario | None, Path]:
+    if path is None:
+        return None, Path()
+    try:
+        return load_scenario(path.read_bytes(), str(path)), path.resolve().parent
+    except FileNotFoundError:
+        err.print(f"{path}: no such file", markup=False)
+    except InvalidInputError as error:
+        report_problems(error.problems)
+    raise typer.Exit(2)
+
+
+def _run(
+    cohort: Path | None, scenario: Path | None, start: str, until: str, out_dir: Path
+) -> SimulationResult:
+    begin, end = parse_now(start), parse_now(until)
+    if end <= begin:
+        err.print(f"--until ({until}) must be after --from ({start})", markup=False)
+        raise typer.Exit(2)
+    inputs = load_or_exit(cohort)
+    events, base = _scenario(scenario)
+    last = [dt.datetime.min.replace(tzinfo=dt.UTC)]
+    with err.status("simulating") as status:
+
+        def progress(now: dt.datetime, steps: int) -> None:
+            if now.date() != last[0].date():
+                last[0] = now
+                status.update(f"simulating {inputs.cohort.id}: {now:%Y-%m-%d} ({steps} steps)")
+
+        result = simulate(
+            inputs,
+            out_dir,
+            start=begin,
+            until=end,
+            scenario=events,
+            scenario_dir=base,
+            progress=progress,
+        )
+    write_summary(result)
+    return result
+
+
+def _print_summary(result: SimulationResult, top: int = 10) -> None:
+    kinds = Table(title=f"{len(result.messages)} messages, by kind")
+    kinds.add_column("kind")
+    kinds.add_column("messages", justify="right")
+    for kind, count in result.by_kind().most_common():
+        kinds.add_row(kind, str(count))
+    out.print(kinds)
+    cities = Table(title="by city (cohort-wide sessions count for each recipient's city)")
+    cities.add_column("city")
+    cities.add_column("messages", justify="right")
+    for city, count in sorted(result.by_city().items()):
+        cities.add_row(city, str(count))
+    out.print(cities)
+    weeks = result.by_week()
+    out.print(
+        "by week: " + ", ".join(f"{week} {n}" for week, n in sorted(weeks.items())), markup=False
+    )
+    busiest = sorted(
+        result.busiest_day_per_person().items(), key=lambda item: (-item[1][1], item[0])
+    )
+    people = Table(title=f"busiest day per person (top {top}, local dates)")
+    people.add_column("person")
+    people.add_column("day")
+    people.add_column("messages", justify="right")
+    for email, (day, count) in busiest[:top]:
+        people.add_row(email, day.isoformat(), str(count))
+    out.print(people)
+
+
+def simulate_command(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for outbox/, calendars/, summary.csv.")
+    ],
+    cohort: CohortOption = None,
+    start: Annotated[
+        str, typer.Option("--from", help="Simulated start, ISO 8601 (date = 00:00 UTC).")
+    ] = DEMO_FROM,
+    until: Annotated[str, typer.Option("--until", help="Simulated end, ISO 8601.")] = DEMO_UNTIL,
+    scenario: Annotated[
+        Path | None, typer.Option("--scenario", help="Operator actions to replay.")
+    ] = None,
+) -> None:
+    """Replay the program on a simulated clock against a fresh database; every email as .eml."""
+    result = _run(cohort, scenario, start, until, out_dir)
+    _print_summary(result)
+    out.print(
+        f"{result.steps} simulated moments. Emails: {out_dir / 'outbox'}/ ; feeds: "
+        f"{out_dir / 'calendars'}/ ; summary: {out_dir / 'summary.csv'}",
+        markup=False,
+    )
+
+
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for everything produced.")] = Path(
+        "demo-output"
+    ),
+) -> None:
+    """The whole 2024 program, rehearsed: every email of the six months and every feed, as files."""
+    result = _run(default_cohort_file(), DEMO_SCENARIO, DEMO_FROM, DEMO_UNTIL, out_dir)
+    _print_summary(result, top=5)
+    for line in (
+        "",
+        f"Done: the shipped cohort replayed from {DEMO_FROM} to {DEMO_UNTIL} with the rehearsal",
+        f"scenario ({DEMO_SCENARIO.relative_to(REPOSITORY)}). Where to look:",
+        f"  {out_dir / 'outbox'}/        {len(result.messages)} emails (.eml, open them in a mail client), dated when they would be sent",
+        f"  {out_dir / 'calendars'}/     {sum(result.feeds.values())} calendar feeds (.ics): the cohort, each city, each person",
+        f"  {out_dir / 'summary.csv'}   messages per kind, city and week; each person's busiest day",
+        "Next: accel timeline --city santiago   |   accel simulate --help",
+    ):
+        out.print(line, markup=False)

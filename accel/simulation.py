@@ -1,0 +1,238 @@
+"""Replay a cohort on a simulated clock: the flows' logic, from one due moment to the next.
+
+The clock jumps to whichever comes first: the next message's `send_at`, the next daily check
+(08:00 and 08:30 in the organizer's zone, as the deployments run them) or the next scenario
+event. At each moment it does what the deployed flows would do at that time: scenario action,
+checks, then the dispatcher. Messages are written as `.eml` files dated with their simulated
+send time. Prefect is left out on purpose: the logic is the same functions its tasks call, and
+a thousand flow runs would cost minutes of orchestration overhead for nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from accel.database import create_schema, make_engine
+from accel.deliverables import submit_deliverable
+from accel.dispatcher import send_due_messages
+from accel.feed_export import export_feeds
+from accel.inputs import LoadedInputs, load_inputs
+from accel.notices import check_deliverables, notify_decision_points
+from accel.operations import apply_cohort, override_sessions
+from accel.senders import FileSender
+from accel.settings import Settings
+from models.outbox import MessageStatus, OutboxMessage
+from models.scenario_file import (
+    ApplyCohort,
+    CancelSession,
+    MoveSession,
+    Scenario,
+    SubmitDeliverable,
+)
+from models.tables import PersonRecord
+from models.timezones import load_zone
+
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+CHECK_TIMES = (dt.time(8, 0), dt.time(8, 30))  # deliverable checks, then decision points
+
+
+@dataclass
+class SentMessage:
+    id: int
+    kind: str
+    email: str
+    city_id: str | None
+    sent_at: dt.datetime
+    timezone: str
+
+
+@dataclass
+class SimulationResult:
+    out: Path
+    steps: int = 0
+    messages: list[SentMessage] = field(default_factory=list)
+    feeds: Counter[str] = field(default_factory=Counter)
+
+    def by_kind(self) -> Counter[str]:
+        return Counter(m.kind for m in self.messages)
+
+    def by_city(self) -> Counter[str]:
+        return Counter(m.city_id or "(cohort)" for m in self.messages)
+
+    def by_week(self) -> Counter[str]:
+        return Counter(
+            f"{m.sent_at.isocalendar().year}-W{m.sent_at.isocalendar().week:02d}"
+            for m in self.messages
+        )
+
+    def busiest_day_per_person(self) -> dict[str, tuple[dt.date, int]]:
+        days: dict[str, Counter[dt.date]] = defaultdict(Counter)
+        for m in self.messages:
+            days[m.email][m.sent_at.astimezone(load_zone(m.timezone)).date()] += 1
+        return {email: counter.most_common(1)[0] for email, counter in sorted(days.items())}
+
+
+def _next_check(after: dt.datetime, zone: str) -> dt.datetime:
+    """The first daily check time strictly after `after`."""
+    tz = load_zone(zone)
+    local = after.astimezone(tz)
+    for day in range(3):
+        date = local.date() + dt.timedelta(days=day)
+        for time in CHECK_TIMES:
+            moment = dt.datetime.combine(date, time, tzinfo=tz).astimezone(dt.UTC)
+            if moment > after:
+                return moment
+    raise AssertionError("unreachable: a check happens every day")
+
+
+def _next_send(engine: sa.Engine, after: dt.datetime) -> dt.datetime | None:
+    with engine.connect() as connection:
+        value = connection.execute(
+            sa.select(sa.func.min(OUTBOX.c.send_at)).where(
+                (OUTBOX.c.status == MessageStatus.PENDING.value) & (OUTBOX.c.send_at > after)
+            )
+        ).scalar()
+    return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
+
+
+def simulate(
+    inputs: LoadedInputs,
+    out: Path,
+    *,
+    start: dt.datetime,
+    until: dt.datetime,
+    scenario: Scenario | None = None,
+    scenario_dir: Path = Path(),
+    progress: Callable[[dt.datetime, int], None] | None = None,
+) -> SimulationResult:
+    """Run the cohort from `start` to `until` against a fresh database in `out`.
+
+    Cohort files named by the scenario are read relative to `scenario_dir`. Feeds are written
+    to `out/calendars/` as they stand at `until`.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "simulation.db"
+    for stale in (database, out / "simulation.db-wal", out / "simulation.db-shm"):
+        stale.unlink(missing_ok=True)
+    mail = out / "outbox"
+    if mail.exists():
+        for old in mail.glob("*.eml"):
+            old.unlink()
+    engine = make_engine(f"sqlite:///{database}")
+    create_schema(engine)
+    settings = Settings(outbox_dir=mail, send_rate_per_second=0, send_concurrency=1)
+    sender = FileSender(mail)
+    result = SimulationResult(out)
+    events = list(scenario.sorted_events()) if scenario else []
+    zone = inputs.program.timezone
+    current = inputs
+    apply_cohort(engine, current, now=start)
+    now = start
+    while True:
+        result.steps += 1
+        while events and events[0].at <= now:
+            current = _perform(engine, current, events.pop(0), now, scenario_dir)
+        with engine.begin() as connection:
+            check_deliverables(connection, inputs=current, now=now)
+            notify_decision_points(connection, inputs=current, now=now)
+        asyncio.run(send_due_messages(engine, now=now, sender=sender, settings=settings))
+        if progress:
+            progress(now, result.steps)
+        candidates = [_next_check(now, zone)]
+        if (pending := _next_send(engine, now)) is not None:
+            candidates.append(pending)
+        if events:
+            candidates.append(max(events[0].at, now + dt.timedelta(seconds=1)))
+        now = min(candidates)
+        if now > until:
+            break
+    result.messages = _sent(engine)
+    with engine.connect() as connection:
+        result.feeds = export_feeds(connection, inputs=current, root=out / "calendars", now=until)
+    engine.dispose()
+    return result
+
+
+def _perform(
+    engine: sa.Engine, inputs: LoadedInputs, event: Any, now: dt.datetime, base: Path
+) -> LoadedInputs:
+    """Carry out one scenario action at `now`; returns the cohort in force afterwards."""
+    if isinstance(event, MoveSession):
+        shift = None
+        if event.shift is not None:
+            shift = -event.shift if event.earlier else event.shift
+        override_sessions(
+            engine,
+            inputs,
+            pattern=event.session,
+            now=now,
+            starts_at=event.to,
+            shift=shift,
+            reason="scenario",
+        )
+    elif isinstance(event, CancelSession):
+        override_sessions(
+            engine, inputs, pattern=event.session, now=now, cancel=True, reason="scenario"
+        )
+    elif isinstance(event, SubmitDeliverable):
+        with engine.begin() as connection:
+            submit_deliverable(
+                connection,
+                cohort_id=inputs.cohort.id,
+                city_id=event.city,
+                deliverable=event.deliverable,
+                link=str(event.link) if event.link else None,
+                now=now,
+            )
+    elif isinstance(event, ApplyCohort):
+        inputs = load_inputs(base / event.cohort)
+        apply_cohort(engine, inputs, now=now)
+    return inputs
+
+
+def _sent(engine: sa.Engine) -> list[SentMessage]:
+    query = (
+        sa.select(
+            OUTBOX.c.id,
+            OUTBOX.c.kind,
+            OUTBOX.c.email,
+            OUTBOX.c.city_id,
+            OUTBOX.c.sent_at,
+            PERSON.c.timezone,
+        )
+        .join(
+            PERSON, (PERSON.c.email == OUTBOX.c.email) & (PERSON.c.cohort_id == OUTBOX.c.cohort_id)
+        )
+        .where(OUTBOX.c.status == MessageStatus.SENT.value)
+        .order_by(OUTBOX.c.sent_at, OUTBOX.c.id)
+    )
+    with engine.connect() as connection:
+        return [SentMessage(*row) for row in connection.execute(query)]
+
+
+def write_summary(result: SimulationResult) -> Path:
+    """`summary.csv`: one row per (section, key) with a count, for spreadsheets."""
+    path = result.out / "summary.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["section", "key", "messages", "detail"])
+        for section, counter in (
+            ("kind", result.by_kind()),
+            ("city", result.by_city()),
+            ("week", result.by_week()),
+        ):
+            for key, count in sorted(counter.items()):
+                writer.writerow([section, key, count, ""])
+        for email, (day, count) in result.busiest_day_per_person().items():
+            writer.writerow(["busiest_day", email, count, day.isoformat()])
+    return path

@@ -1,0 +1,58 @@
+"""Flows: operations move or cancel a session (one city's, or a pattern across the cohort)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from accel.settings import default_cohort_file
+from calendars.reconcile import Plan
+from tasks.cohort_tasks import load_cohort_task, override_task
+
+
+def _summary(plan: Plan) -> dict[str, Any]:
+    return {
+        "sessions": [c.key for c in plan.sessions],
+        "updates": sum(1 for i in plan.invitations if i.action == "update"),
+        "invitations": sum(1 for i in plan.invitations if i.action == "invite"),
+        "cancellations": sum(1 for i in plan.invitations if i.action == "cancel"),
+    }
+
+
+@flow(name="reschedule_session")
+def reschedule_session(
+    session: str,
+    starts_at: dt.datetime | None = None,
+    shift_minutes: int | None = None,
+    cohort_file: str | None = None,
+    now: dt.datetime | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Move `session` (a key, or a glob like `cda-2024/coaching/*/05`) to `starts_at` or by
+    `shift_minutes`; its attendees get updates and their reminders are re-timed."""
+    if (starts_at is None) == (shift_minutes is None):
+        raise ValueError("give exactly one of starts_at or shift_minutes")
+    moment = now or dt.datetime.now(dt.UTC)
+    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
+    plan = override_task(inputs, moment, session, starts_at, shift_minutes, False, reason)
+    summary = _summary(plan)
+    get_run_logger().info("reschedule_session %s: %s", session, summary)
+    return summary
+
+
+@flow(name="cancel_session")
+def cancel_session(
+    session: str,
+    cohort_file: str | None = None,
+    now: dt.datetime | None = None,
+    reason: str | None = None,
+) -> dict[str, Any]:
+    """Cancel `session` (a key or a glob); its attendees get cancellations, reminders stop."""
+    moment = now or dt.datetime.now(dt.UTC)
+    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
+    plan = override_task(inputs, moment, session, None, None, True, reason)
+    summary = _summary(plan)
+    get_run_logger().info("cancel_session %s: %s", session, summary)
+    return summary

@@ -1,0 +1,23 @@
+"""Flow: at each decision point, the mayor's email (what to decide, by when, deliverable status)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from prefect import flow, get_run_logger
+
+from accel.settings import default_cohort_file
+from tasks.cohort_tasks import load_cohort_task
+from tasks.outbox_tasks import notify_decision_points_task
+
+
+@flow(name="notify_decision_points")
+def notify_decision_points(
+    cohort_file: str | None = None, now: dt.datetime | None = None
+) -> dict[str, int]:
+    """Once per mayor per decision point; the check-in invitation goes out with it."""
+    moment = now or dt.datetime.now(dt.UTC)
+    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
+    queued = notify_decision_points_task(inputs, moment)
+    get_run_logger().info("notify_decision_points at %s queued %s", moment.isoformat(), queued)
+    return queued
