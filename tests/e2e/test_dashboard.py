@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import threading
-import time
 import urllib.parse
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 from playwright.sync_api import (
     Browser,
     ConsoleMessage,
@@ -43,7 +38,8 @@ from accel.settings import Settings
 from calendars.timeline_types import uid_for
 from models.outbox import OutboxMessage
 from models.tables import SessionRecord
-from web.app import create_app, server_config
+from web.app import create_app
+from web.thread_server import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -93,24 +89,6 @@ class BrowserLog:
         assert self.console_errors == []
         assert self.failed_requests == []
         assert self.blocked_requests == []
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # polling the server until it listens, bounded
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the dashboard server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ import datetime as dt
 import io
 import logging
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,8 +17,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
-import uvicorn
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from accel.deliverables import submit_deliverable
@@ -31,7 +28,8 @@ from accel.settings import Settings
 from calendars.timeline_types import uid_for
 from models.outbox import OutboxMessage
 from models.tables import CityRecord, DeliverableRecord, InvitationRecord, SessionRecord
-from web.app import create_app, server_config
+from web.app import create_app
+from web.thread_server import serving
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
@@ -89,25 +87,6 @@ def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found is not None, "no CSRF token on the page"
     return found.group(1)
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run `app` as `accel web` does, on a free port of 127.0.0.1; yields its base URL."""
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # polling the server until it listens, bounded
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the dashboard server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 def operator_settings(**overrides: Any) -> Settings:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,6 @@ import httpx
 import icalendar
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from fastapi import FastAPI
 
 from accel.feed_source import feed_source_from_inputs, store_feed_source
@@ -26,7 +22,8 @@ from accel.inputs import load_inputs
 from accel.operations import apply_cohort
 from calendars.feeds import feed_etag
 from calendars.timeline_types import uid_for
-from web.app import create_app, server_config
+from web.app import create_app
+from web.thread_server import serving
 
 TOMAS = "t.herrera@santiago.example.org"
 IGNACIO = "i.vera@santiago.example.org"
@@ -75,25 +72,6 @@ class FeedServer:
     def apply(self, now: dt.datetime) -> bool:
         """Apply the (possibly edited) workspace cohort; True if anything changed."""
         return not apply_cohort(self.engine, load_inputs(self.cohort), now=now).is_empty
-
-
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run `app` as `accel web` does, on a free port; yields its base URL."""
-    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:  # polling the server until it listens, bounded
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the feed server did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
 
 
 @pytest.fixture
