@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,10 +272,17 @@ def test_tokens_never_reach_the_logs(
     assert feed_server.get(token).status_code == 200
     assert feed_server.get("A" * 43).status_code == 404
     assert httpx.get(f"{feed_server.url}/healthz", timeout=30).status_code == 200
-    # What the server logged (the test's own httpx client logs URLs too: not the server's doing).
-    server = "\n".join(
-        r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("uvicorn", "accel")
-    )
+    def server_log() -> str:
+        # What the server logged (the test's own httpx client logs URLs too: not the server's doing).
+        return "\n".join(
+            r.getMessage() for r in caplog.records if r.name.split(".")[0] in ("uvicorn", "accel")
+        )
+
+    # The access line is written just after the response is sent: wait for it, bounded.
+    deadline = time.monotonic() + 10
+    while "GET /healthz 200" not in server_log() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    server = server_log()
     assert token not in server and "A" * 43 not in server
     assert "GET /calendars/<redacted> 200" in server
     assert "GET /calendars/<redacted> 404" in server
