@@ -272,6 +272,10 @@ from accel import cli_outbox  # noqa: E402
 app.add_typer(cli_outbox.outbox_app, name="outbox")
 app.command()(cli_outbox.dispatch)
 
+from accel import cli_db  # noqa: E402
+
+app.add_typer(cli_db.db_app, name="db")
+
 
 if __name__ == "__main__":  # pragma: no cover
     app()

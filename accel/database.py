@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import SQLModel
 
 import models.feed_tokens  # registers the feed tables on SQLModel.metadata
 import models.outbox  # registers the outbox tables on SQLModel.metadata
 import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
+from accel.migrations import upgrade_schema
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -29,4 +29,9 @@ def make_engine(url: str) -> sa.Engine:
 
 
 def create_schema(engine: sa.Engine) -> None:
-    SQLModel.metadata.create_all(engine)
+    """Bring the database to the newest schema revision (`migrations/`), creating it if empty.
+
+    Safe to call from many processes at once (the upgrade runs under a lock) and cheap when
+    the database is already up to date: one query. See accel/migrations.py.
+    """
+    upgrade_schema(engine)

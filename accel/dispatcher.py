@@ -58,6 +58,7 @@ from accel.senders import (
     TemporarySendError,
 )
 from accel.settings import Settings
+from calendars.email_rendering import SharedRenderer
 from models.outbox import MessageStatus, OutboxMessage
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -155,53 +156,74 @@ def claim_due(
     return rows, sum(1 for r in rows if r.id in was_sending)
 
 
+# `sent` results, the most frequent by far, are written by one statement for a whole run of
+# them (executemany): building a statement per message cost more than its transaction's share.
+_RECORD_SENT = (
+    sa.update(OUTBOX)
+    .where(OUTBOX.c.id == sa.bindparam("_id", type_=OUTBOX.c.id.type))
+    .values(
+        status=SENT.value,
+        sent_at=sa.bindparam("_at", type_=OUTBOX.c.sent_at.type),
+        attempts=OUTBOX.c.attempts + sa.bindparam("_tried", type_=sa.Integer()),
+        subject=sa.bindparam("_subject", type_=OUTBOX.c.subject.type),
+        last_error=None,
+    )
+)
+
+
 def record_outcomes(engine: sa.Engine, *, outcomes: Sequence[Outcome]) -> None:
-    """Write a group of results in one transaction."""
+    """Write a group of results in one transaction, in order."""
     with engine.begin() as connection:
+        sent: list[dict[str, Any]] = []
         for outcome in outcomes:
-            row = OUTBOX.c.id == outcome.id
             # A result only lands while the claim is ours; `sent` always does, being true.
-            ours = sa.and_(
-                row, OUTBOX.c.claimed_by == outcome.token, OUTBOX.c.status == SENDING.value
-            )
-            attempts = OUTBOX.c.attempts + (1 if outcome.attempted else 0)
             if outcome.status is SENT:
-                connection.execute(
-                    sa.update(OUTBOX)
-                    .where(row)
-                    .values(
-                        status=SENT.value,
-                        sent_at=outcome.at,
-                        attempts=attempts,
-                        subject=outcome.subject,
-                        last_error=None,
-                    )
+                sent.append(
+                    {
+                        "_id": outcome.id,
+                        "_at": outcome.at,
+                        "_tried": 1 if outcome.attempted else 0,
+                        "_subject": outcome.subject,
+                    }
                 )
-            elif outcome.status is PENDING:
-                connection.execute(
-                    sa.update(OUTBOX)
-                    .where(ours)
-                    .values(
-                        status=PENDING.value,
-                        attempts=attempts,
-                        # Untried: it keeps the error of its last attempt, if any.
-                        last_error=OUTBOX.c.last_error if outcome.reply is None else outcome.reply,
-                        send_at=outcome.retry_at or OUTBOX.c.send_at,
-                        claimed_by=None,
-                        claimed_at=None,
-                    )
-                )
-            else:
-                connection.execute(
-                    sa.update(OUTBOX)
-                    .where(ours)
-                    .values(
-                        status=outcome.status.value,
-                        attempts=attempts,
-                        last_error=outcome.reply,
-                        subject=outcome.subject,
-                    )
-                )
+                continue
+            if sent:
+                connection.execute(_RECORD_SENT, sent)
+                sent = []
+            _record_unsent(connection, outcome)
+        if sent:
+            connection.execute(_RECORD_SENT, sent)
+
+
+def _record_unsent(connection: sa.Connection, outcome: Outcome) -> None:
+    row = OUTBOX.c.id == outcome.id
+    ours = sa.and_(row, OUTBOX.c.claimed_by == outcome.token, OUTBOX.c.status == SENDING.value)
+    attempts = OUTBOX.c.attempts + (1 if outcome.attempted else 0)
+    if outcome.status is PENDING:
+        connection.execute(
+            sa.update(OUTBOX)
+            .where(ours)
+            .values(
+                status=PENDING.value,
+                attempts=attempts,
+                # Untried: it keeps the error of its last attempt, if any.
+                last_error=OUTBOX.c.last_error if outcome.reply is None else outcome.reply,
+                send_at=outcome.retry_at or OUTBOX.c.send_at,
+                claimed_by=None,
+                claimed_at=None,
+            )
+        )
+    else:
+        connection.execute(
+            sa.update(OUTBOX)
+            .where(ours)
+            .values(
+                status=outcome.status.value,
+                attempts=attempts,
+                last_error=outcome.reply,
+                subject=outcome.subject,
+            )
+        )
 
 
 class _Pass:
@@ -232,6 +254,7 @@ class _Pass:
         )
         self.results: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self.stopping = False  # the server is unreachable or the results cannot be recorded
+        self.renderer = SharedRenderer()  # a session's recipients share one template run
 
     def moment(self) -> dt.datetime:
         """`now` advanced by the time this pass has run: claims, retries and sent times."""
@@ -293,7 +316,13 @@ class _Pass:
             return Outcome(row.id, token, PENDING, self.moment(), None, attempted=False)
         moment = self.moment()
         try:
-            message = render_row(row, sources, date=moment, mail_from=self.settings.mail_from)
+            message = render_row(
+                row,
+                sources,
+                date=moment,
+                mail_from=self.settings.mail_from,
+                renderer=self.renderer,
+            )
         except ObsoleteMessageError as why:
             return Outcome(row.id, token, CANCELLED, moment, str(why), attempted=False)
         except Exception as error:  # RenderError, or stored data no message can be built from

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,9 +11,10 @@ from accel.settings import REPOSITORY
 from calendars.timeline import expand_timeline
 from calendars.timeline_types import Timeline
 from models.cohort_file import Cohort
-from models.file_loading import check_cohort, load_cohort, load_program
+from models.file_loading import check_cohort, load_cohort, load_program, source_line
 from models.problems import InvalidInputError, Problem, Severity
 from models.program_file import Program
+from models.yaml_source import MAX_FILE_BYTES
 
 
 @dataclass
@@ -34,14 +36,29 @@ def display_path(path: Path) -> str:
 
 
 def _read(path: Path) -> bytes:
+    """The bytes of a regular file, reading no more than the size limit allows (+1 to tell)."""
+    file = display_path(path)
     try:
-        return path.read_bytes()
+        # Checked before opening: opening a FIFO waits for a writer, /dev/zero never ends.
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InvalidInputError([Problem(file, "", "not a regular file")])
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            if info.st_size > MAX_FILE_BYTES:
+                raise InvalidInputError(
+                    [
+                        Problem(
+                            file,
+                            "",
+                            f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                        )
+                    ]
+                )
+            return handle.read(MAX_FILE_BYTES + 1)  # parse_yaml refuses one that grew meanwhile
     except FileNotFoundError:
-        raise InvalidInputError([Problem(display_path(path), "", "no such file")]) from None
+        raise InvalidInputError([Problem(file, "", "no such file")]) from None
     except OSError as error:
-        raise InvalidInputError(
-            [Problem(display_path(path), "", f"cannot read: {error.strerror}")]
-        ) from None
+        raise InvalidInputError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
 
 
 def program_path_for(cohort_path: Path, program_id: str) -> Path:
@@ -69,10 +86,21 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
     if program_id:
         path = program_path_for(cohort_path, program_id)
         program_file = display_path(path)
-        try:
-            program = load_program(_read(path), program_file)
-        except InvalidInputError as error:
-            problems.extend(error.problems)
+        if cohort is not None and not path.exists():
+            # The mistake is in the cohort (a misspelt `program:`), so name the cohort's line.
+            problems.append(
+                Problem(
+                    cohort_file,
+                    "program",
+                    f"no program {program_id!r}: there is no {program_file}",
+                    line=source_line(cohort, ("program",)),
+                )
+            )
+        else:
+            try:
+                program = load_program(_read(path), program_file)
+            except InvalidInputError as error:
+                problems.extend(error.problems)
     if cohort is None or program is None:
         raise InvalidInputError(problems)
     problems.extend(check_cohort(cohort, program, cohort_file))
@@ -90,7 +118,10 @@ def _program_key_guess(cohort_path: Path) -> str | None:
     import re
 
     try:
-        text = cohort_path.read_bytes()[:65536].decode("utf-8", errors="replace")
+        if not stat.S_ISREG(cohort_path.stat().st_mode):
+            return None
+        with cohort_path.open("rb") as handle:
+            text = handle.read(65536).decode("utf-8", errors="replace")
     except OSError:
         return None
     match = re.search(r"^program:\s*([a-z0-9][a-z0-9-]{0,62})\s*$", text, re.MULTILINE)

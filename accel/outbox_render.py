@@ -15,10 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from accel.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
-from calendars.email_rendering import render_email
+from calendars.email_rendering import SharedRenderer, render_email
 from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
-from calendars.invitations import build_cancel, build_request
-from calendars.mime import build_message
+from calendars.invitations import ItipMethod, build_itip
+from calendars.mime import message_bytes
 from calendars.timeline_types import uid_for
 from models.enums import RecordStatus
 from models.outbox import MessageKind, OutboxCohort
@@ -117,11 +117,17 @@ def load_render_sources(connection: sa.Connection, *, rows: Sequence[Any]) -> Re
 
 
 def render_row(
-    row: Any, sources: RenderSources, *, date: dt.datetime, mail_from: str | None = None
+    row: Any,
+    sources: RenderSources,
+    *,
+    date: dt.datetime,
+    mail_from: str | None = None,
+    renderer: SharedRenderer | None = None,
 ) -> RenderedMessage:
     """The message of one outbox row, dated `date`; `mail_from` overrides the organizer's address.
 
     The calendar's ORGANIZER is the From address: some clients ignore updates from anyone else.
+    Pass one `renderer` for many rows: a session's recipients then share one template run.
     """
     cohort = sources.cohorts.get(row.cohort_id)
     if cohort is None:
@@ -161,11 +167,12 @@ def render_row(
             else row.previous_location,
         },
     }
-    rendered = render_email(row.kind, language, context)
+    render = render_email if renderer is None else renderer.render
+    rendered = render(row.kind, language, context)
     calendar = None
     if row.kind in CALENDAR_KINDS:
         calendar = _calendar(row, session, shown, cohort, sender_email, person, sources)
-    message = build_message(
+    data = message_bytes(
         sender_name=cohort.organizer_name,
         sender_email=sender_email,
         reply_to=cohort.reply_to,
@@ -180,7 +187,7 @@ def render_row(
         in_reply_to=row.in_reply_to,
         references=(row.in_reply_to,) if row.in_reply_to else (),
     )
-    return RenderedMessage(sender_email, row.email, rendered.subject, message.as_bytes())
+    return RenderedMessage(sender_email, row.email, rendered.subject, data)
 
 
 def _render_notice(
@@ -245,8 +252,10 @@ def _calendar(
     attendee = InviteAttendee(
         row.email, person.name, sources.required.get((session.key, row.email), True)
     )
-    build = build_cancel if row.kind == MessageKind.CANCELLATION else build_request
-    return build(event, organizer=organizer, attendees=[attendee], dtstamp=row.created_at)
+    method: ItipMethod = "CANCEL" if row.kind == MessageKind.CANCELLATION else "REQUEST"
+    return build_itip(
+        method, event, organizer=organizer, attendees=[attendee], dtstamp=row.created_at
+    )
 
 
 def _localized(texts: Mapping[str, str], language: str) -> str:

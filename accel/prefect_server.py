@@ -2,68 +2,130 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 
 DEFAULT_PORT = 4200
 STARTUP_TIMEOUT_SECONDS = 90.0  # measured 20-25 s on a 2-core machine
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+DRAIN_TIMEOUT_SECONDS = 10.0
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"prefect server exited with status {process.returncode}; see {log}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"prefect server not healthy after {STARTUP_TIMEOUT_SECONDS:.0f} s; see {log}"
+            )
+        time.sleep(0.5)  # polling a starting server, bounded by the deadline
+
+
+def _server_preexec(parent: int) -> Callable[[], None] | None:
+    """For the server process, before `exec`: on Linux, ask for SIGTERM when `accel serve` dies,
+    even by SIGKILL, so a killed `accel serve` never leaves a server holding the port."""
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, not in the forked child
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # we died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+def _drain_prefect_clients() -> None:
+    """Send this process's last logs and events while the server still answers.
+
+    Prefect flushes them at interpreter exit; by then our server is gone and that flush kept
+    `accel serve` from exiting (over 40 s measured, retrying). The log and event workers
+    share one registry of instances: each call drains both.
+    """
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        worker.drain_all(timeout=DRAIN_TIMEOUT_SECONDS)
 
 
 @contextmanager
 def local_prefect_server(port: int = DEFAULT_PORT) -> Iterator[str]:
     """Run `prefect server start` on 127.0.0.1 until the block ends; yields its API URL.
 
-    If PREFECT_API_URL is already set, that server is used and nothing is started.
+    `port` 0 picks a free port. If PREFECT_API_URL is already set (environment or Prefect
+    profile), that server is used and nothing is started. The server's own output goes to
+    `server.log` in PREFECT_HOME; its database is PREFECT_HOME's, kept between runs.
     """
-    configured = os.environ.get("PREFECT_API_URL")
+    import prefect.settings as ps
+
+    configured = ps.PREFECT_API_URL.value()
     if configured:
         yield configured
         return
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/api"
-    env = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
-    process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-        [
-            sys.executable,
-            "-m",
-            "prefect",
-            "server",
-            "start",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
+    home = Path(ps.PREFECT_HOME.value())
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "server.log"
+    env = os.environ | {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true",  # operators trigger runs and read logs there
+    }
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    with log.open("ab") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            command,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C (or a signal to our process group) stops the runner
+            # first, which pauses the schedules while the server still answers; then the
+            # `finally` below stops the server. In our group, the server died at once and
+            # the runner's last API calls met a closed port.
+            start_new_session=True,
+            preexec_fn=_server_preexec(os.getpid()),
+        )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"prefect server exited with status {process.returncode}")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"prefect server not healthy after {STARTUP_TIMEOUT_SECONDS:.0f} s"
-                )
-            time.sleep(0.5)  # polling a starting server, bounded by the deadline
+        _wait_healthy(process, url, log)
+        # Prefect reads its settings once, at import: the environment variable is for the
+        # flow-run processes we start, the temporary setting for this one.
         os.environ["PREFECT_API_URL"] = url
-        yield url
+        with ps.temporary_settings(updates={ps.PREFECT_API_URL: url}):
+            yield url
     finally:
+        _drain_prefect_clients()
         os.environ.pop("PREFECT_API_URL", None)  # we set it above; nothing was configured
         process.terminate()
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()

@@ -79,10 +79,16 @@ def prepare(root: Path, cities: int) -> tuple[str, dict[str, str]]:
 
 
 def wrk(url: str, *headers: str) -> dict[str, str]:
+    """Run `WRK` on url (with extra headers): requests/s, avg latency, p99, transfer/s."""
     args = [*WRK, *(part for h in headers for part in ("-H", h)), url]
     output = subprocess.run(args, check=True, capture_output=True, text=True).stdout
     if "Non-2xx or 3xx responses" in output:
         raise RuntimeError(f"wrk saw errors:\n{output}")
+    return parse_wrk(output)
+
+
+def parse_wrk(output: str) -> dict[str, str]:
+    """The figures of one `wrk --latency` report, as printed ("?" where absent)."""
     found = {
         "rps": re.search(r"Requests/sec:\s+([\d.]+)", output),
         "latency": re.search(r"Latency\s+([\d.]+\w+)", output),
@@ -105,6 +111,27 @@ def wait_until_up(server: subprocess.Popen[bytes], base: str) -> None:
         time.sleep(0.1)
 
 
+def start_accel_web(db_url: str, folder: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`accel web` on a free 127.0.0.1 port, answering: (process, base URL)."""
+    port = free_port()
+    accel = Path(sys.executable).with_name("accel")
+    server = subprocess.Popen(
+        [str(accel), "web", "--host", "127.0.0.1", "--port", str(port)],
+        env=os.environ | {"ACCEL_DATABASE_URL": db_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=folder,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(server, base)
+    except BaseException:
+        server.terminate()
+        server.wait(timeout=30)
+        raise
+    return server, base
+
+
 def check(feed_url: str) -> tuple[str, int, int]:
     """Warm the cache and check both paths answer as measured: (etag, bytes, events)."""
     first = httpx.get(feed_url, timeout=120)
@@ -124,18 +151,8 @@ def main() -> None:
     cities = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     with tempfile.TemporaryDirectory() as folder:
         db_url, tokens = prepare(Path(folder), cities)
-        port = free_port()
-        accel = Path(sys.executable).with_name("accel")
-        server = subprocess.Popen(
-            [str(accel), "web", "--host", "127.0.0.1", "--port", str(port)],
-            env=os.environ | {"ACCEL_DATABASE_URL": db_url},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            cwd=folder,
-        )
+        server, base = start_accel_web(db_url, Path(folder))
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(server, base)
             print(f"command: {' '.join(WRK)} [-H 'If-None-Match: <etag>'] <feed url>")
             rows = []
             for label, (email, token) in zip(("largest", "member"), tokens.items(), strict=True):

@@ -9,18 +9,29 @@ America/Santiago (2 of 8 events), America/Asuncion (4 of 8) and America/New_York
 while icalendar and ics-py agreed. A single yearly RRULE form (all Outlook keeps) cannot
 describe Paraguay's move to permanent UTC-3 either. UTC instants parse identically in all
 three parsers; `tests/calendars` checks this for every zone of the program.
+
+A session's invitation differs between its recipients only in the ATTENDEE line, and each
+property is a content line of its own (folded on its own, RFC 5545 §3.1): `build_itip` builds
+the calendar around that line once per session and adds each recipient's line, giving the same
+bytes as `build_request`/`build_cancel` (compared in `tests/calendars/test_invitations.py`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Literal
 
 from icalendar import CUTYPE, PARTSTAT, ROLE, STATUS, Alarm, Calendar, Event, vCalAddress
 
 from calendars.ical_types import PRODID, CalendarPerson, EventSnapshot, InviteAttendee
 
-__all__ = ["PRODID", "add_alarms", "build_cancel", "build_request", "build_vevent"]
+__all__ = ["PRODID", "add_alarms", "build_cancel", "build_itip", "build_request", "build_vevent"]
+
+ItipMethod = Literal["REQUEST", "CANCEL"]
+# Stands in for the recipients while the calendar around them is built; never sent.
+_PLACEHOLDER = InviteAttendee("placeholder@attendee.invalid", "Placeholder", required=True)
 
 
 def build_request(
@@ -41,17 +52,7 @@ def build_request(
         raise ValueError(f"event {event.uid!r} is cancelled: send it with build_cancel")
     vevent = _itip_vevent(event, organizer=organizer, attendees=attendees, dtstamp=dtstamp)
     for attendee in attendees:
-        vevent.add(
-            "ATTENDEE",
-            vCalAddress.new(
-                attendee.email,
-                cn=_param_text(attendee.name),
-                cutype=CUTYPE.INDIVIDUAL,
-                role=_role(attendee),
-                partstat=PARTSTAT.NEEDS_ACTION,
-                rsvp=True,
-            ),
-        )
+        vevent.add("ATTENDEE", _attendee_address(attendee, "REQUEST"))
     add_alarms(vevent, event)
     return _itip_calendar("REQUEST", vevent, prodid=prodid)
 
@@ -72,17 +73,92 @@ def build_cancel(
         event, organizer=organizer, attendees=attendees, dtstamp=dtstamp, cancelled=True
     )
     for attendee in attendees:
-        # No RSVP: a cancellation asks for no reply.
-        vevent.add(
-            "ATTENDEE",
-            vCalAddress.new(
-                attendee.email,
-                cn=_param_text(attendee.name),
-                cutype=CUTYPE.INDIVIDUAL,
-                role=_role(attendee),
-            ),
-        )
+        vevent.add("ATTENDEE", _attendee_address(attendee, "CANCEL"))
     return _itip_calendar("CANCEL", vevent, prodid=prodid)
+
+
+def build_itip(
+    method: ItipMethod,
+    event: EventSnapshot,
+    *,
+    organizer: CalendarPerson,
+    attendees: Sequence[InviteAttendee],
+    dtstamp: dt.datetime,
+    prodid: str = PRODID,
+) -> bytes:
+    """`build_request` (REQUEST) or `build_cancel` (CANCEL): the same bytes and checks, faster.
+
+    For the many recipients of one session: the calendar around the ATTENDEE lines depends
+    only on the method, event, organizer, stamp and PRODID, and is built once (the last 1,024
+    kept); the attendees' lines are built once per person.
+    """
+    if method == "REQUEST" and event.cancelled:
+        raise ValueError(f"event {event.uid!r} is cancelled: send it with build_cancel")
+    if not attendees:
+        raise ValueError(f"event {event.uid!r}: an invitation needs at least one attendee")
+    frame = _frame(method, event, organizer, dtstamp, prodid)
+    if frame is None:  # not seen to be splittable: build it whole
+        build = build_request if method == "REQUEST" else build_cancel
+        return build(
+            event, organizer=organizer, attendees=attendees, dtstamp=dtstamp, prodid=prodid
+        )
+    head, tail = frame
+    return b"".join([head, *(_attendee_line(method, a) for a in attendees), tail])
+
+
+@lru_cache(maxsize=1024)
+def _frame(
+    method: ItipMethod,
+    event: EventSnapshot,
+    organizer: CalendarPerson,
+    dtstamp: dt.datetime,
+    prodid: str,
+) -> tuple[bytes, bytes] | None:
+    """The calendar before and after its ATTENDEE line, or None if that line is not found once.
+
+    Equal datetimes in other zones give the same bytes: every instant is written in UTC.
+    """
+    build = build_request if method == "REQUEST" else build_cancel
+    whole = build(
+        event, organizer=organizer, attendees=[_PLACEHOLDER], dtstamp=dtstamp, prodid=prodid
+    )
+    # A content line starts after CRLF; a folded continuation starts with CRLF and a space.
+    line = b"\r\n" + _attendee_line(method, _PLACEHOLDER)
+    if whole.count(line) != 1:
+        return None
+    head, tail = whole.split(line)
+    return head + b"\r\n", tail
+
+
+@lru_cache(maxsize=8192)
+def _attendee_line(method: ItipMethod, attendee: InviteAttendee) -> bytes:
+    """The ATTENDEE content line (folded, with its CRLF) as the builders write it."""
+    holder = Event()
+    holder.add("ATTENDEE", _attendee_address(attendee, method))
+    start, end = b"BEGIN:VEVENT\r\n", b"END:VEVENT\r\n"
+    body: bytes = holder.to_ical()
+    if not (body.startswith(start) and body.endswith(end)):
+        raise RuntimeError(f"unexpected serialization of an ATTENDEE: {body!r}")
+    return body[len(start) : -len(end)]
+
+
+def _attendee_address(attendee: InviteAttendee, method: ItipMethod) -> vCalAddress:
+    if method == "CANCEL":
+        # No RSVP: a cancellation asks for no reply.
+        return vCalAddress.new(
+            attendee.email,
+            cn=_param_text(attendee.name),
+            cutype=CUTYPE.INDIVIDUAL,
+            role=_role(attendee),
+        )
+    return vCalAddress.new(
+        attendee.email,
+        cn=_param_text(attendee.name),
+        cutype=CUTYPE.INDIVIDUAL,
+        role=_role(attendee),
+        partstat=PARTSTAT.NEEDS_ACTION,
+        rsvp=True,
+    )
 
 
 def build_vevent(

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from calendars.recurrence import has_weekday, occurrence_days
+from calendars.recurrence import RecurrenceRuleError, has_weekday, occurrence_days
 from calendars.slots import Availability, BusyCalendar, local_instant, to_local
 from calendars.timeline_types import (
     Attendee,
@@ -220,8 +220,14 @@ class _Expander:
             )
             times = timing.times
         fallback: list[tuple[dt.datetime, dt.datetime]] | None = None
+        reason = f"the rule yields no occurrence from {start_day}"
         for weekday in weekdays:
-            days = occurrence_days(timing.rule, start_day, weekday)
+            try:
+                days = occurrence_days(timing.rule, start_day, weekday)
+            except RecurrenceRuleError as error:  # checked from 2024-01-01; the real start differs
+                days, reason = [], str(error)
+            if not days:
+                continue  # another weekday may give days; an empty series would "fit" anything
             for time in times:
                 slots = []
                 for day in days:
@@ -231,8 +237,23 @@ class _Expander:
                     fallback = slots
                 if self._fits(slots, owners):
                     return slots, True
-        assert fallback is not None
+        if fallback is None:
+            self._rule_problem(series, reason)
+            return [], True
         return fallback, False
+
+    def _rule_problem(self, series: SessionSeries, message: str) -> None:
+        """A recurrence that gives no days from its real start: an error, reported once."""
+        index = next(i for i, s in enumerate(self.program.sessions) if s.id == series.id)
+        place = format_place(("sessions", index, "recurrence", "rule"))
+        problem = Problem(
+            self.program_file,
+            place,
+            message,
+            line=source_line(self.program, ("sessions", index, "recurrence", "rule")),
+        )
+        if problem not in self.problems:
+            self.problems.append(problem)
 
     def _window_slot(
         self, series: SessionSeries, zone: str, owners: list[Availability]

@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger
 
 from accel.settings import default_cohort_file
 from calendars.reconcile import Plan
-from tasks.cohort_tasks import load_cohort_task, override_task
+from tasks.cohort_tasks import override_task
 
 
 def _summary(plan: Plan) -> dict[str, Any]:
@@ -35,8 +35,8 @@ def reschedule_session(
     if (starts_at is None) == (shift_minutes is None):
         raise ValueError("give exactly one of starts_at or shift_minutes")
     moment = now or dt.datetime.now(dt.UTC)
-    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
-    plan = override_task(inputs, moment, session, starts_at, shift_minutes, False, reason)
+    cohort = str(cohort_file or default_cohort_file())
+    plan = override_task(cohort, moment, session, starts_at, shift_minutes, False, reason)
     summary = _summary(plan)
     get_run_logger().info("reschedule_session %s: %s", session, summary)
     return summary
@@ -51,8 +51,8 @@ def cancel_session(
 ) -> dict[str, Any]:
     """Cancel `session` (a key or a glob); its attendees get cancellations, reminders stop."""
     moment = now or dt.datetime.now(dt.UTC)
-    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
-    plan = override_task(inputs, moment, session, None, None, True, reason)
+    cohort = str(cohort_file or default_cohort_file())
+    plan = override_task(cohort, moment, session, None, None, True, reason)
     summary = _summary(plan)
     get_run_logger().info("cancel_session %s: %s", session, summary)
     return summary

@@ -7,7 +7,6 @@ import datetime as dt
 from prefect import flow, get_run_logger
 
 from accel.settings import default_cohort_file
-from tasks.cohort_tasks import load_cohort_task
 from tasks.outbox_tasks import check_deliverables_task
 
 
@@ -17,7 +16,6 @@ def check_deliverables(
 ) -> dict[str, int]:
     """Each notice once; a submitted deliverable's chain stops. The dispatcher sends them."""
     moment = now or dt.datetime.now(dt.UTC)
-    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
-    queued = check_deliverables_task(inputs, moment)
+    queued = check_deliverables_task(str(cohort_file or default_cohort_file()), moment)
     get_run_logger().info("check_deliverables at %s queued %s", moment.isoformat(), queued)
     return queued

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.schedules import Cron, Interval
 
 from flows.change_sessions import cancel_session, reschedule_session
@@ -58,3 +59,28 @@ def build_deployments(
             description="Triggered: cancel a session (key or glob).",
         ),
     ]
+
+
+def _every(interval: dt.timedelta) -> str:
+    seconds = int(interval.total_seconds())
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"every {seconds // size} {unit}"
+    return f"every {seconds} s"
+
+
+def describe_schedules(deployment: Any) -> str:
+    """A deployment's schedules in words, e.g. `every 5 min` or `cron 0 8 * * * (America/New_York)`;
+    deployments without one are triggered: `prefect deployment run 'flow/deployment'`."""
+    words = []
+    for item in deployment.schedules or []:
+        schedule = item.schedule
+        if isinstance(schedule, IntervalSchedule):
+            words.append(_every(schedule.interval))
+        elif isinstance(schedule, CronSchedule):
+            words.append(f"cron {schedule.cron} ({schedule.timezone})")
+        else:
+            words.append(str(schedule))
+    if not words:
+        return f"triggered: prefect deployment run '{deployment.flow_name}/{deployment.name}'"
+    return "; ".join(words)

@@ -7,7 +7,6 @@ import datetime as dt
 from prefect import flow, get_run_logger
 
 from accel.settings import default_cohort_file
-from tasks.cohort_tasks import load_cohort_task
 from tasks.outbox_tasks import notify_decision_points_task
 
 
@@ -17,7 +16,6 @@ def notify_decision_points(
 ) -> dict[str, int]:
     """Once per mayor per decision point; the check-in invitation goes out with it."""
     moment = now or dt.datetime.now(dt.UTC)
-    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
-    queued = notify_decision_points_task(inputs, moment)
+    queued = notify_decision_points_task(str(cohort_file or default_cohort_file()), moment)
     get_run_logger().info("notify_decision_points at %s queued %s", moment.isoformat(), queued)
     return queued

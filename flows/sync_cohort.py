@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from accel.settings import default_cohort_file
-from tasks.cohort_tasks import load_cohort_task, reconcile_task
+from tasks.cohort_tasks import reconcile_task
 
 
 @flow(name="sync_cohort", log_prints=False)
@@ -17,8 +17,7 @@ def sync_cohort(
 ) -> dict[str, Any]:
     """Validate, plan and (unless `dry_run`) apply. Safe to re-run: a second run changes nothing."""
     moment = now or dt.datetime.now(dt.UTC)
-    inputs = load_cohort_task(str(cohort_file or default_cohort_file()))
-    plan = reconcile_task(inputs, moment, dry_run)
+    plan = reconcile_task(str(cohort_file or default_cohort_file()), moment, dry_run)
     summary = {
         "cohort": plan.cohort_id,
         "dry_run": dry_run,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any, TypeVar
 
@@ -16,6 +17,8 @@ from models.yaml_source import YamlDocument, parse_yaml
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+MAX_PROBLEMS = 100  # beyond this, more lines help nobody (a list of 200,000 bad items)
+
 _FRIENDLY = {
     "missing": "missing (required)",
     "extra_forbidden": "unknown key (check the spelling)",
@@ -24,7 +27,8 @@ _FRIENDLY = {
 
 def _validation_problems(error: ValidationError, doc: YamlDocument) -> list[Problem]:
     problems = []
-    for item in error.errors(include_url=False):
+    items = error.errors(include_url=False)
+    for item in items[:MAX_PROBLEMS]:
         location = tuple(item["loc"])
         path = _file_path(doc.data, location)
         message = _FRIENDLY.get(item["type"]) or str(item["msg"]).removeprefix("Value error, ")
@@ -35,7 +39,16 @@ def _validation_problems(error: ValidationError, doc: YamlDocument) -> list[Prob
             expected = item.get("ctx", {}).get("expected", "")
             message = f"unknown {what} {item['input']!r} (one of: {expected.replace(' or ', ', ')})"
         problems.append(Problem(doc.file, format_place(path), message, line=doc.line_of(path)))
-    return sorted(set(problems), key=lambda p: (p.line or 0, p.place, p.message))
+    problems = sorted(set(problems), key=lambda p: (p.line or 0, _natural(p.place), p.message))
+    if len(items) > MAX_PROBLEMS:
+        more = len(items) - MAX_PROBLEMS
+        problems.append(Problem(doc.file, "", f"{more:,} more problems not shown: fix these first"))
+    return problems
+
+
+def _natural(place: str) -> list[str | int]:
+    """`languages[9]` before `languages[10]`."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", place)]
 
 
 def _file_path(data: Any, location: tuple[Any, ...]) -> tuple[str | int, ...]:

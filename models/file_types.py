@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import pendulum
 from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringConstraints
 
 from models.enums import Language
@@ -15,6 +15,27 @@ from models.timezones import UnknownTimeZoneError, load_zone
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
 """An identifier that is safe in file names, URLs and iCalendar UIDs."""
+
+
+# Bidirectional embeddings, overrides and isolates: they can make a name read as something else.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def check_one_line(value: str) -> str:
+    """Refuse line breaks and control characters: this text may reach an email header.
+
+    >>> check_one_line("Ciudad de México <CDMX>")
+    'Ciudad de México <CDMX>'
+    """
+    # Cc: C0 and C1 controls (CR, LF, NEL...); Zl, Zp: U+2028 and U+2029, which some mail and
+    # calendar software also treat as line breaks.
+    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in _BIDI_CONTROLS for ch in value):
+        raise ValueError("may not contain line breaks or control characters")
+    return value
+
+
+OneLine = Annotated[str, AfterValidator(check_one_line)]
+"""Text that may end up in an email header or a calendar line: names, venues."""
 
 
 def _check_localized(value: dict[Language, str]) -> dict[Language, str]:
@@ -67,19 +88,24 @@ WallTime = Annotated[
 ]
 
 
-_DURATION = re.compile(r"^P(?!$)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?)?$")
+_DURATION = re.compile(
+    r"^P(?!$)(?:(\d{1,6})W)?(?:(\d{1,6})D)?(?:T(?=\d)(?:(\d{1,6})H)?(?:(\d{1,6})M)?)?$"
+)
+MAX_DURATION = dt.timedelta(weeks=52)  # the longest lead the program needs is P26W
 
 
 def _parse_duration(value: Any) -> dt.timedelta:
     if isinstance(value, dt.timedelta):
         return value
-    if not isinstance(value, str) or not _DURATION.match(value):
+    if not isinstance(value, str) or not (match := _DURATION.match(value)):
         raise ValueError(
             f"not a duration {value!r} (ISO 8601 in weeks, days, hours, minutes: P2W, P1D, PT90M)"
         )
-    parsed = pendulum.parse(value)
-    assert isinstance(parsed, pendulum.Duration)
-    return dt.timedelta(seconds=parsed.total_seconds())
+    weeks, days, hours, minutes = (int(part or 0) for part in match.groups())
+    duration = dt.timedelta(weeks=weeks, days=days, hours=hours, minutes=minutes)
+    if duration > MAX_DURATION:
+        raise ValueError(f"{value} is longer than the limit of P52W")
+    return duration
 
 
 def format_duration(value: dt.timedelta) -> str:
@@ -127,7 +153,20 @@ class DayRef:
         return f"convening{sign}P{abs(self.offset_days)}D"
 
 
-_DAY_REF = re.compile(r"^convening(?:([+-])P(?:(\d+)W)?(?:(\d+)D)?)?$")
+_DAY_REF = re.compile(r"^convening(?:([+-])P(?:(\d{1,6})W)?(?:(\d{1,6})D)?)?$")
+# Far enough for any program, near enough that adding offsets and durations never overflows.
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2199, 12, 31)
+MAX_OFFSET_DAYS = 3660  # about ten years either side of the convening
+
+
+def check_day(value: dt.date) -> dt.date:
+    """A calendar day the engine can count from: years 1970 to 2199."""
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"{value} is not between {FIRST_DAY} and {LAST_DAY}")
+    return value
+
+
+CalendarDay = Annotated[dt.date, AfterValidator(check_day)]
 
 
 def _parse_day_ref(value: Any) -> DayRef:
@@ -136,17 +175,21 @@ def _parse_day_ref(value: Any) -> DayRef:
     if isinstance(value, dt.datetime):
         raise ValueError("give a day, not a date and time")
     if isinstance(value, dt.date):
-        return DayRef(date=value)
+        return DayRef(date=check_day(value))
     if isinstance(value, str):
         match = _DAY_REF.match(value.strip())
         if match and (match.group(1) is None or match.group(2) or match.group(3)):
             weeks, days = int(match.group(2) or 0), int(match.group(3) or 0)
             offset = 7 * weeks + days
+            if offset > MAX_OFFSET_DAYS:
+                raise ValueError(f"{value} is more than ten years (P522W) from the convening")
             return DayRef(offset_days=-offset if match.group(1) == "-" else offset)
         try:
-            return DayRef(date=dt.date.fromisoformat(value.strip()))
+            day = dt.date.fromisoformat(value.strip())
         except ValueError:
             pass
+        else:
+            return DayRef(date=check_day(day))
     raise ValueError(
         f"not a day {value!r} (write convening+P3W, convening-P14D, or a date such as 2024-12-13)"
     )

@@ -23,7 +23,9 @@ class Problem:
         where = f" (line {self.line})" if self.line else ""
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         place = f" {self.place}:" if self.place else ""
-        return f"{self.file}:{place} {prefix}{self.message}{where}"
+        # One line per problem, whatever a parser's message holds (PyYAML's span two lines).
+        message = " ".join(self.message.split())
+        return f"{self.file}:{place} {prefix}{message}{where}"
 
 
 class InvalidInputError(Exception):

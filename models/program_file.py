@@ -18,9 +18,11 @@ from models.enums import (
     Weekday,
 )
 from models.file_types import (
+    CalendarDay,
     DayReference,
     Duration,
     LocalizedText,
+    OneLine,
     Slug,
     TimeZoneName,
     WallTime,
@@ -37,7 +39,9 @@ class WorkingHours(FileModel):
     start: WallTime = Field(default_factory=lambda: dt.time(9, 0))
     end: WallTime = Field(default_factory=lambda: dt.time(18, 0))
     days: list[Weekday] = Field(
-        default_factory=lambda: [Weekday.MO, Weekday.TU, Weekday.WE, Weekday.TH, Weekday.FR]
+        default_factory=lambda: [Weekday.MO, Weekday.TU, Weekday.WE, Weekday.TH, Weekday.FR],
+        min_length=1,
+        max_length=7,
     )
 
     @model_validator(mode="after")
@@ -48,14 +52,14 @@ class WorkingHours(FileModel):
 
 
 class Venue(FileModel):
-    name: str = Field(min_length=1, max_length=200)
-    address: str = Field(min_length=1, max_length=300)
+    name: OneLine = Field(min_length=1, max_length=200)
+    address: OneLine = Field(min_length=1, max_length=300)
 
 
 class Anchor(FileModel):
     """The convening every relative day is counted from; a cohort file may give its own."""
 
-    date: dt.date
+    date: CalendarDay
     timezone: TimeZoneName
     venue: Venue
 
@@ -74,8 +78,8 @@ class RecurringTiming(FileModel):
 
     rule: str = Field(min_length=5, max_length=200, examples=["FREQ=WEEKLY;INTERVAL=2;COUNT=11"])
     starts: DayReference
-    times: list[WallTime] = Field(min_length=1)
-    weekdays: list[Weekday] = Field(default_factory=list)
+    times: list[WallTime] = Field(min_length=1, max_length=24)
+    weekdays: list[Weekday] = Field(default_factory=list, max_length=7)
 
 
 class WindowTiming(FileModel):
@@ -83,7 +87,7 @@ class WindowTiming(FileModel):
 
     starts: DayReference
     days: int = Field(ge=1, le=60)
-    times: list[WallTime] = Field(min_length=1)
+    times: list[WallTime] = Field(min_length=1, max_length=24)
 
 
 class WorkshopGrouping(FileModel):
@@ -180,9 +184,10 @@ class Program(FileModel):
     # point's email), so nobody gets thirty invitations on the first day.
     invitation_lead: Duration = Field(default_factory=lambda: dt.timedelta(days=21))
     escalation: Escalation = Field(default_factory=Escalation)
-    sessions: list[SessionSeries] = Field(min_length=1)
-    deliverables: list[Deliverable] = Field(default_factory=list)
-    decision_points: list[DecisionPoint] = Field(default_factory=list)
+    # Bounded so a runaway file cannot make expansion take minutes (the seed has 9, 6 and 3).
+    sessions: list[SessionSeries] = Field(min_length=1, max_length=50)
+    deliverables: list[Deliverable] = Field(default_factory=list, max_length=50)
+    decision_points: list[DecisionPoint] = Field(default_factory=list, max_length=20)
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -24,7 +24,8 @@ def load_zone(name: str) -> pendulum.Timezone:
         raise UnknownTimeZoneError(name)
     try:
         zone = pendulum.timezone(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError) as error:
+        # OSError: a folder of the database such as "America" is no zone.
         raise UnknownTimeZoneError(name) from error
     if not isinstance(zone, pendulum.Timezone):
         raise UnknownTimeZoneError(name)

@@ -1,31 +1,52 @@
-"""Prefect tasks for a cohort: load and expand the files, reconcile with the database."""
+"""Prefect tasks for a cohort: read and expand the files, reconcile with the database.
+
+Tasks take the cohort file's path and read it themselves. Passing the loaded inputs (tens of
+thousands of sessions at 1,000 cities) between tasks made Prefect walk the whole object graph
+twice per task call, looking for futures in the arguments: that alone more than doubled the
+time of `sync_cohort` at 1,000 cities (see bench/bench_flows.py). A path costs nothing to pass.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State, TaskRun
 
 from accel.database import create_schema, make_engine
 from accel.inputs import LoadedInputs, load_inputs
 from accel.operations import apply_cohort, override_sessions, plan_cohort
 from accel.settings import Settings
 from calendars.reconcile import Plan
+from models.problems import InvalidInputError
 
 # Results are not cached or persisted: the database is the state, and a retry must re-read it.
+RETRY_DELAYS: list[float] = [5, 30]
 
 
-@task(cache_policy=NO_CACHE, persist_result=False)
-def load_cohort_task(cohort_file: str) -> LoadedInputs:
-    """Read, validate and expand; invalid files fail the task with every problem listed."""
+def retry_unless_invalid_input(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry database hiccups, never invalid files: the same files would fail the same way."""
+    return not isinstance(state.data, InvalidInputError)
+
+
+def read_cohort(cohort_file: str) -> LoadedInputs:
+    """Read, validate and expand; invalid files raise `InvalidInputError` with every problem."""
     return load_inputs(Path(cohort_file))
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[5, 30])
-def reconcile_task(inputs: LoadedInputs, now: dt.datetime, dry_run: bool) -> Plan:
-    """Plan (dry run) or apply in one transaction; retried on a database hiccup, idempotent."""
+@task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_unless_invalid_input,
+)
+def reconcile_task(cohort_file: str, now: dt.datetime, dry_run: bool) -> Plan:
+    """Read the files, then plan (dry run) or apply in one transaction; idempotent."""
+    inputs = read_cohort(cohort_file)
     engine = make_engine(Settings().database_url.get_secret_value())
     try:
         create_schema(engine)
@@ -36,9 +57,15 @@ def reconcile_task(inputs: LoadedInputs, now: dt.datetime, dry_run: bool) -> Pla
         engine.dispose()
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[5, 30])
+@task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_unless_invalid_input,
+)
 def override_task(
-    inputs: LoadedInputs,
+    cohort_file: str,
     now: dt.datetime,
     session: str,
     starts_at: dt.datetime | None,
@@ -47,6 +74,7 @@ def override_task(
     reason: str | None,
 ) -> Plan:
     """Store the move or cancellation and apply it with its updates, in one go (idempotent)."""
+    inputs = read_cohort(cohort_file)
     engine = make_engine(Settings().database_url.get_secret_value())
     try:
         create_schema(engine)

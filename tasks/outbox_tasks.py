@@ -1,4 +1,7 @@
-"""Prefect tasks that touch the outbox: queue due notices, send due messages (network: retried)."""
+"""Prefect tasks that touch the outbox: queue due notices, send due messages (network: retried).
+
+Like the cohort tasks, they take the cohort file's path, never the loaded inputs (see there).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,10 @@ from prefect.tasks import exponential_backoff
 
 from accel.database import create_schema, make_engine
 from accel.dispatcher import send_due_messages
-from accel.inputs import LoadedInputs
 from accel.notices import check_deliverables, notify_decision_points
 from accel.senders import make_sender
 from accel.settings import Settings
+from tasks.cohort_tasks import RETRY_DELAYS, read_cohort, retry_unless_invalid_input
 
 
 def _engine() -> Any:
@@ -24,9 +27,16 @@ def _engine() -> Any:
     return engine
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[5, 30])
-def check_deliverables_task(inputs: LoadedInputs, now: dt.datetime) -> dict[str, int]:
+@task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_unless_invalid_input,
+)
+def check_deliverables_task(cohort_file: str, now: dt.datetime) -> dict[str, int]:
     """Queue every city's due deliverable notices in one transaction (idempotent keys)."""
+    inputs = read_cohort(cohort_file)
     engine = _engine()
     try:
         with engine.begin() as connection:
@@ -35,9 +45,16 @@ def check_deliverables_task(inputs: LoadedInputs, now: dt.datetime) -> dict[str,
         engine.dispose()
 
 
-@task(cache_policy=NO_CACHE, persist_result=False, retries=2, retry_delay_seconds=[5, 30])
-def notify_decision_points_task(inputs: LoadedInputs, now: dt.datetime) -> dict[str, int]:
+@task(
+    cache_policy=NO_CACHE,
+    persist_result=False,
+    retries=2,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=retry_unless_invalid_input,
+)
+def notify_decision_points_task(cohort_file: str, now: dt.datetime) -> dict[str, int]:
     """Queue the mayors' decision-point emails whose moment has come (each once)."""
+    inputs = read_cohort(cohort_file)
     engine = _engine()
     try:
         with engine.begin() as connection:

@@ -1,0 +1,65 @@
+"""`accel db upgrade` and `accel db current`: the schema's revision (Alembic, `migrations/`).
+
+Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+Every other command upgrades the database to the newest revision by itself (`create_schema`);
+these are for operators who migrate as a deployment step, before starting workers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from accel.cli import err, out
+from accel.database import make_engine
+from accel.migrations import HEAD, SchemaError, current_revision, head_revision, upgrade_schema
+from accel.settings import Settings
+
+db_app: typer.Typer = typer.Typer(
+    help="The database schema: its revision, and upgrading it (Alembic migrations).",
+    no_args_is_help=True,
+)
+
+
+@db_app.command("upgrade")
+def upgrade(
+    revision: Annotated[
+        str, typer.Option("--revision", help="The revision to reach (default: the newest).")
+    ] = HEAD,
+) -> None:
+    """Migrate the database to --revision, under a lock (concurrent upgrades run once)."""
+    engine = make_engine(Settings().database_url.get_secret_value())
+    try:
+        result = upgrade_schema(engine, revision)
+    except SchemaError as error:
+        err.print(str(error), markup=False)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    if result.adopted:
+        out.print(
+            f"tables made before migrations recognised as revision {result.adopted}", markup=False
+        )
+    if result.changed:
+        out.print(f"upgraded: {result.before or '(empty)'} -> {result.after}", markup=False)
+    else:
+        out.print(f"already at {result.after}: nothing to do", markup=False)
+
+
+@db_app.command("current")
+def current() -> None:
+    """The database's revision, and the newest one this code knows."""
+    engine = make_engine(Settings().database_url.get_secret_value())
+    try:
+        with engine.connect() as connection:
+            found = current_revision(connection)
+    finally:
+        engine.dispose()
+    head = head_revision()
+    if found == head:
+        out.print(f"{found} (head)", markup=False)
+    else:
+        out.print(
+            f"{found or '(none)'} (head is {head}: `accel db upgrade` migrates)", markup=False
+        )
