@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from alembic.util import CommandError
 
 from accel.cli import err, out
 from accel.database import make_engine
@@ -32,7 +33,7 @@ def upgrade(
     engine = make_engine(Settings().database_url.get_secret_value())
     try:
         result = upgrade_schema(engine, revision)
-    except SchemaError as error:
+    except (SchemaError, CommandError) as error:  # CommandError: e.g. an unknown --revision
         err.print(str(error), markup=False)
         raise typer.Exit(1) from None
     finally:

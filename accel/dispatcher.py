@@ -4,15 +4,19 @@ Claiming. PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, then `status='sending
 transaction, so concurrent dispatchers take disjoint rows. SQLite: the candidates are read,
 then one `UPDATE … SET status='sending', claimed_by=:batch WHERE id IN (…) AND <still due>`
 takes them, and only the rows that update changed (found by the batch's unique `claimed_by`)
-are sent. The next batch is claimed while one is sending. A row left in `sending` longer than
+are sent; if another dispatcher took them all in between, the candidates are read again (a
+dispatcher that loses that race does not end its pass). The next batch is claimed while one
+is sending. A row left in `sending` longer than
 the lease (its claim is dated `now` plus the time the claiming pass had run) belonged to a
 dispatcher that died; it is claimed again.
 
 Recording. Each accepted message is committed as `sent` as soon as possible: a recorder task
 commits, in one transaction, every result that arrived while its previous commit ran (group
-commit). The window between the server's acceptance and the commit stays about one commit long
-without paying a transaction per message: on SQLite that is 0.72 ms per message one by one and
-0.37 ms in groups of 20 (`bench/bench_dispatch.py`, "recording").
+commit), on a thread and a connection of its own for the pass; the `sent` results of a group
+are written by one statement (executemany). The window between the server's acceptance and
+the commit stays about one commit long without paying a transaction per message: on SQLite
+that is 0.72 ms per message one by one and 0.37 ms in groups of 20 (`bench/bench_dispatch.py`,
+"recording").
 
 Guarantee: at-least-once; a duplicate needs the server to have accepted a message whose
 acceptance the outbox never recorded. That happens in three windows only: the dispatcher dies
@@ -31,6 +35,7 @@ failure happens before the message is handed over (the row is retried) or is rec
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import random
@@ -39,6 +44,7 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,14 +142,20 @@ def claim_due(
         else:
             # Read outside the write transaction: SQLite lets one writer at a time, and a read
             # snapshot that another dispatcher outdated could not be upgraded to a write.
-            found = connection.execute(candidates).all()
-            connection.rollback()
-            ids = [r.id for r in found]
-            if ids:
+            while True:
+                found = connection.execute(candidates).all()
+                connection.rollback()
+                ids = [r.id for r in found]
+                if not ids:
+                    break
                 with connection.begin():
-                    connection.execute(
+                    taken = connection.execute(
                         sa.update(OUTBOX).where(OUTBOX.c.id.in_(ids), due).values(take)
-                    )
+                    ).rowcount
+                if taken:
+                    break
+                # Another dispatcher took every candidate between the read and the update:
+                # read again rather than end the pass while messages are still due.
         if not ids:
             return [], 0
         rows = connection.execute(
@@ -174,25 +186,59 @@ _RECORD_SENT = (
 def record_outcomes(engine: sa.Engine, *, outcomes: Sequence[Outcome]) -> None:
     """Write a group of results in one transaction, in order."""
     with engine.begin() as connection:
-        sent: list[dict[str, Any]] = []
-        for outcome in outcomes:
-            # A result only lands while the claim is ours; `sent` always does, being true.
-            if outcome.status is SENT:
-                sent.append(
-                    {
-                        "_id": outcome.id,
-                        "_at": outcome.at,
-                        "_tried": 1 if outcome.attempted else 0,
-                        "_subject": outcome.subject,
-                    }
-                )
-                continue
-            if sent:
-                connection.execute(_RECORD_SENT, sent)
-                sent = []
-            _record_unsent(connection, outcome)
+        write_outcomes(connection, outcomes=outcomes)
+
+
+def write_outcomes(connection: sa.Connection, *, outcomes: Sequence[Outcome]) -> None:
+    """Write a group of results, in order, in the connection's transaction."""
+    sent: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        # A result only lands while the claim is ours; `sent` always does, being true.
+        if outcome.status is SENT:
+            sent.append(
+                {
+                    "_id": outcome.id,
+                    "_at": outcome.at,
+                    "_tried": 1 if outcome.attempted else 0,
+                    "_subject": outcome.subject,
+                }
+            )
+            continue
         if sent:
             connection.execute(_RECORD_SENT, sent)
+            sent = []
+        _record_unsent(connection, outcome)
+    if sent:
+        connection.execute(_RECORD_SENT, sent)
+
+
+class _RecordingThread:
+    """Commits groups of results on one thread of its own, over one connection kept for the
+    pass: a transaction per group then costs no pool checkout and reset around it."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-recorder")
+        self.connection: sa.Connection | None = None
+
+    async def record(self, outcomes: Sequence[Outcome]) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._record, outcomes)
+
+    async def close(self) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._close)
+        self.executor.shutdown(wait=False)
+
+    def _record(self, outcomes: Sequence[Outcome]) -> None:
+        if self.connection is None:
+            self.connection = self.engine.connect()
+        with self.connection.begin():
+            write_outcomes(self.connection, outcomes=outcomes)
+
+    def _close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # after a failure, already reported
+                connection.close()
 
 
 def _record_unsent(connection: sa.Connection, outcome: Outcome) -> None:
@@ -358,6 +404,13 @@ class _Pass:
         )
 
     async def _record(self) -> None:
+        recording = _RecordingThread(self.engine)
+        try:
+            await self._record_groups(recording)
+        finally:
+            await recording.close()
+
+    async def _record_groups(self, recording: _RecordingThread) -> None:
         failure: Exception | None = None
         done = False
         while not done:
@@ -372,7 +425,7 @@ class _Pass:
                     group.append(item)
             if group and failure is None:
                 try:
-                    await asyncio.to_thread(record_outcomes, self.engine, outcomes=group)
+                    await recording.record(group)
                 except Exception as error:
                     # Sending on would deliver what cannot be recorded: duplicates later.
                     failure, self.stopping = error, True

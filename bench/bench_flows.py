@@ -1,15 +1,15 @@
 """Benchmark: what Prefect adds to `sync_cohort`, for generated cohorts of 10, 100 and 1,000 cities.
 
-Run: .venv/bin/python bench/bench_flows.py [SIZES...] [--repeat N]
+Run: .venv/bin/python bench/bench_flows.py [SIZES...] [--repeat N]   (about 10 minutes)
 
 For each size, in one process and each time on a fresh SQLite file, it times:
 - "plain": `load_inputs` + `apply_cohort` called directly (with the engine and schema set-up the
   task does too), the work without Prefect;
 - "flow": the `sync_cohort` flow, run against a local Prefect API (`prefect_test_harness`).
 The harness start-up is not counted. Both paths are warmed up once (imports, first API client)
-on a 10-city cohort before timing; that cold first call is printed separately. With `--repeat N`
-each figure is the best of N, the two paths taking turns to go first. Both paths must produce
-the same plan (sessions, invitations), or the benchmark fails.
+on a 10-city cohort before timing; that cold first call is printed separately. Each path runs
+`--repeat` times (default 3), the two taking turns to go first; the table gives the best and
+the median. Both paths must produce the same plan (sessions, invitations), or it fails.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -74,28 +75,33 @@ def _once(run: Callable[[Path, Path], Summary], cities: int) -> tuple[float, Sum
         return time.perf_counter() - started, result
 
 
-def compare(cities: int, repeat: int) -> tuple[float, float, Summary]:
-    """Best of `repeat` for each path, alternating which goes first (a busy machine drifts)."""
-    plain, flowed = float("inf"), float("inf")
+def compare(cities: int, repeat: int) -> tuple[list[float], list[float], Summary]:
+    """`repeat` timings of each path, taking turns to go first (a busy machine drifts)."""
+    times: dict[str, list[float]] = {"plain": [], "flow": []}
     summaries: set[Summary] = set()
     for attempt in range(repeat):
         order = [run_plain, run_flow] if attempt % 2 == 0 else [run_flow, run_plain]
         for run in order:
             seconds, summary = _once(run, cities)
             summaries.add(summary)
-            if run is run_plain:
-                plain = min(plain, seconds)
-            else:
-                flowed = min(flowed, seconds)
+            times["plain" if run is run_plain else "flow"].append(seconds)
     if len(summaries) != 1:
         raise SystemExit(f"the two paths did different work: {sorted(summaries)}")
-    return plain, flowed, summaries.pop()
+    return times["plain"], times["flow"], summaries.pop()
+
+
+def _row(size: int, summary: Summary, plain: list[float], flowed: list[float]) -> str:
+    cells = [f"{size:>7} {summary[0]:>9} {summary[1]:>8}"]
+    for pick in (min, statistics.median):
+        p, f = pick(plain), pick(flowed)
+        cells.append(f"{p:>8.2f} {f:>8.2f} {f - p:>+7.2f} {100 * (f - p) / p:>+6.0f}%")
+    return " |".join(cells)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10, 100, 1000])
-    parser.add_argument("--repeat", type=int, default=1, help="best of N runs per figure")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each path per size")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as home:
@@ -112,18 +118,13 @@ def main() -> None:
             print(f"cold first call, 10 cities: plain {cold_plain:.2f} s, flow {cold_flow:.2f} s")
             rows = []
             for size in args.sizes:
-                plain, flowed, (sessions, invitations) = compare(size, args.repeat)
-                overhead = flowed - plain
-                rows.append(
-                    f"{size:>7} {sessions:>9} {invitations:>8} {plain:>8.2f} "
-                    f"{flowed:>8.2f} {overhead:>10.2f} {100 * overhead / plain:>9.0f}%"
-                )
+                plain, flowed, summary = compare(size, args.repeat)
+                rows.append(_row(size, summary, plain, flowed))
                 print(rows[-1], flush=True)  # as it goes; the table follows at the end
-    print(f"\nsync_cohort: plain calls vs Prefect flow (best of {args.repeat})")
-    print(
-        f"{'cities':>7} {'sessions':>9} {'invites':>8} {'plain s':>8} {'flow s':>8} "
-        f"{'overhead s':>10} {'overhead %':>10}"
-    )
+    print(f"\nsync_cohort: direct calls (plain) vs the Prefect flow, {args.repeat} runs each")
+    print(f"{'':>26} |{'best of runs':^33} |{'median':^33}")
+    header = f"{'plain s':>8} {'flow s':>8} {'extra s':>7} {'extra':>7}"
+    print(f"{'cities':>7} {'sessions':>9} {'invites':>8} |{header} |{header}")
     print("\n".join(rows))
 
 

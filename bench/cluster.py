@@ -232,9 +232,11 @@ def due_moments(engine: Any, *, margin: dt.timedelta = MARGIN) -> list[dt.dateti
         if moments and send_at <= moments[-1] <= latest:
             continue  # the previous moment sends it in time
         moments.append(latest)
-    if last is not None and (not moments or last > moments[-1]):
+    if last is not None:
         moments.append(last)
-    return moments
+    # A reminder due less than `margin` before its session gets its own `send_at`, which may
+    # come before an earlier pick: each row still goes out at the first moment after it is due.
+    return sorted(set(moments))
 
 
 class Cluster:
@@ -637,8 +639,13 @@ def replay(cluster: Cluster) -> None:
     print(f"  rows sent after more than one attempt: {reclaimed_or_retried}")
 
 
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run(args: argparse.Namespace) -> int:
     only_localhost(args.admin_url)
+    signal.signal(signal.SIGTERM, _interrupt)  # clean up on `kill` as on Ctrl-C
     started = time.perf_counter()
     cluster = Cluster(args)
     error: BaseException | None = None

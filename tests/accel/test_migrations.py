@@ -232,6 +232,8 @@ def test_accel_db_commands(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0 and f"{FIRST} -> {head}" in result.output
     assert runner.invoke(app, ["db", "current"]).output.strip() == f"{head} (head)"
     assert "nothing to do" in runner.invoke(app, ["db", "upgrade"]).output
+    unknown = runner.invoke(app, ["db", "upgrade", "--revision", "nope"])
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
 
 
 def test_plain_alembic_tool_reads_the_accel_database_url(sqlite_url: str) -> None:

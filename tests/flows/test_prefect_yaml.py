@@ -12,7 +12,7 @@ import yaml
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
 from prefect.flows import load_flow_from_entrypoint
 
-from flows.deployments import build_deployments
+from flows.deployments import build_deployments, describe_schedules
 
 REPO = Path(__file__).resolve().parents[2]
 COHORT = "cohorts/cda-2024.yaml"  # relative: the pull step makes $ACCEL_HOME the directory
@@ -66,3 +66,15 @@ def test_interval_schedule_has_an_anchor() -> None:
         for schedule in entry.get("schedules") or []:
             if "interval" in schedule:
                 assert dt.datetime.fromisoformat(schedule["anchor_date"]).tzinfo is not None
+
+
+def test_accel_serve_describes_each_schedule() -> None:
+    described = {d.name: describe_schedules(d) for d in build_deployments(COHORT)}
+    assert described == {
+        "dispatch-messages": "every 5 min",
+        "check-deliverables": "cron 0 8 * * * (America/New_York)",
+        "notify-decision-points": "cron 30 8 * * * (America/New_York)",
+        "sync-cohort": "triggered: prefect deployment run 'sync_cohort/sync-cohort'",
+        "reschedule-session": "triggered: prefect deployment run 'reschedule_session/reschedule-session'",
+        "cancel-session": "triggered: prefect deployment run 'cancel_session/cancel-session'",
+    }
