@@ -143,11 +143,12 @@ def render_row(
     person = sources.people.get((row.cohort_id, row.email))
     if session is None or person is None:
         raise RenderError(f"session {row.subject_key!r} or person {row.email!r} is not stored")
-    if row.kind == MessageKind.SESSION_REMINDER:
-        if session.status == RecordStatus.CANCELLED:
-            raise ObsoleteMessageError("the session was cancelled")
-        if session.starts_at <= date:
-            raise ObsoleteMessageError("the session had started before the reminder could be sent")
+    if row.kind == MessageKind.SESSION_REMINDER and session.status == RecordStatus.CANCELLED:
+        raise ObsoleteMessageError("the session was cancelled")
+    if session.starts_at <= date:
+        # Nothing is ever sent for a session already started: not a reminder, and not a late
+        # invitation, update or cancellation after the dispatcher was down past the start.
+        raise ObsoleteMessageError("the session had started before the message could be sent")
     language = person.language
     shown = _shown_session(row, session, language)
     context = {

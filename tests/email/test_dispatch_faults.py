@@ -201,7 +201,7 @@ def test_reminders_carry_no_invitation_and_expire_once_the_session_started(
     ]
     assert late_report.cancelled == len(expired) == 3
     assert {r.last_error for r in expired} == {
-        "the session had started before the reminder could be sent"
+        "the session had started before the message could be sent"
     }
 
 

@@ -289,3 +289,17 @@ def test_quiet_hours_rule_in_zones_with_and_without_clock_changes(
 @pytest.mark.parametrize("module", [outbox_queue, dispatcher])
 def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_nothing_is_sent_for_a_session_that_started_while_the_dispatcher_was_down(
+    sqlite_engine: Any, small_workspace: Path, helpers: Any, settings_for: Any
+) -> None:
+    helpers.apply(sqlite_engine, small_workspace)
+    pending = helpers.outbox_rows(sqlite_engine, kind="invitation", status="pending")
+    assert pending
+    # The dispatcher comes back after every session of the program has started.
+    late = dt.datetime(2025, 1, 15, tzinfo=dt.UTC)
+    report = helpers.dispatch(sqlite_engine, settings_for(helpers.free_port()), now=late)
+    assert report.sent == 0 and report.cancelled > 0
+    statuses = {r.status for r in helpers.outbox_rows(sqlite_engine, kind="invitation")}
+    assert statuses == {"cancelled"}
