@@ -71,7 +71,11 @@ _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 def run_sink(port: int, log: Path, delay: float) -> None:
     """Accept every message, append its Message-ID to `log` (one line each), until SIGTERM.
 
-    Prints "ready" once listening. `delay` seconds before each reply make a slow server.
+    Prints "ready" once listening. A message is recorded as soon as its data has arrived, as
+    a mail server takes responsibility for it, and answered `delay` seconds later (a slow
+    server): a client that dies or loses its database while waiting for the answer leaves a
+    message the server has and the outbox never recorded as sent. That is the window the
+    dispatcher's at-least-once guarantee is about, and the fault tests measure it.
     """
     from aiosmtpd.controller import Controller
 
@@ -81,10 +85,10 @@ def run_sink(port: int, log: Path, delay: float) -> None:
             async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
                 self, server: Any, session: Any, envelope: Any
             ) -> str:
-                if delay:
-                    await asyncio.sleep(delay)
                 found = _MESSAGE_ID.search(envelope.content)
                 handle.write((found.group(1) if found else b"-") + b"\n")
+                if delay:
+                    await asyncio.sleep(delay)
                 return "250 2.0.0 queued"
 
         # SIGTERM and SIGINT are awaited, not handled: blocked before aiosmtpd's thread starts

@@ -19,11 +19,12 @@ bytes as `build_request`/`build_cancel` (compared in `tests/calendars/test_invit
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Literal
 
 from icalendar import CUTYPE, PARTSTAT, ROLE, STATUS, Alarm, Calendar, Event, vCalAddress
+from icalendar.parser import Contentline
 
 from calendars.ical_types import PRODID, CalendarPerson, EventSnapshot, InviteAttendee
 
@@ -47,14 +48,7 @@ def build_request(
     `dtstamp` is the moment the message is produced; an update keeps the UID and carries
     the raised SEQUENCE from `event`.
     """
-    if event.cancelled:
-        # REQUEST with STATUS:CANCELLED leaves the event in attendees' calendars.
-        raise ValueError(f"event {event.uid!r} is cancelled: send it with build_cancel")
-    vevent = _itip_vevent(event, organizer=organizer, attendees=attendees, dtstamp=dtstamp)
-    for attendee in attendees:
-        vevent.add("ATTENDEE", _attendee_address(attendee, "REQUEST"))
-    add_alarms(vevent, event)
-    return _itip_calendar("REQUEST", vevent, prodid=prodid)
+    return _build("REQUEST", event, organizer, attendees, dtstamp, prodid, _serialized)
 
 
 def build_cancel(
@@ -69,12 +63,33 @@ def build_cancel(
 
     The caller raises `event.sequence` above the last REQUEST it sent.
     """
+    return _build("CANCEL", event, organizer, attendees, dtstamp, prodid, _serialized)
+
+
+def _build(
+    method: ItipMethod,
+    event: EventSnapshot,
+    organizer: CalendarPerson,
+    attendees: Sequence[InviteAttendee],
+    dtstamp: dt.datetime,
+    prodid: str,
+    serialize: Callable[[Calendar], bytes],
+) -> bytes:
+    if method == "REQUEST" and event.cancelled:
+        # REQUEST with STATUS:CANCELLED leaves the event in attendees' calendars.
+        raise ValueError(f"event {event.uid!r} is cancelled: send it with build_cancel")
     vevent = _itip_vevent(
-        event, organizer=organizer, attendees=attendees, dtstamp=dtstamp, cancelled=True
+        event,
+        organizer=organizer,
+        attendees=attendees,
+        dtstamp=dtstamp,
+        cancelled=method == "CANCEL",
     )
     for attendee in attendees:
-        vevent.add("ATTENDEE", _attendee_address(attendee, "CANCEL"))
-    return _itip_calendar("CANCEL", vevent, prodid=prodid)
+        vevent.add("ATTENDEE", _attendee_address(attendee, method))
+    if method == "REQUEST":
+        add_alarms(vevent, event)  # a cancellation leaves no alarm behind
+    return serialize(_itip_calendar(method, vevent, prodid=prodid))
 
 
 def build_itip(
@@ -118,10 +133,7 @@ def _frame(
 
     Equal datetimes in other zones give the same bytes: every instant is written in UTC.
     """
-    build = build_request if method == "REQUEST" else build_cancel
-    whole = build(
-        event, organizer=organizer, attendees=[_PLACEHOLDER], dtstamp=dtstamp, prodid=prodid
-    )
+    whole = _build(method, event, organizer, [_PLACEHOLDER], dtstamp, prodid, _folds_reused)
     # A content line starts after CRLF; a folded continuation starts with CRLF and a space.
     line = b"\r\n" + _attendee_line(method, _PLACEHOLDER)
     if whole.count(line) != 1:
@@ -211,15 +223,38 @@ def _itip_vevent(
     return vevent
 
 
-def _itip_calendar(method: str, vevent: Event, *, prodid: str) -> bytes:
+def _itip_calendar(method: str, vevent: Event, *, prodid: str) -> Calendar:
     calendar = Calendar()
     calendar.add("PRODID", prodid)
     calendar.add("VERSION", "2.0")
     calendar.add("CALSCALE", "GREGORIAN")
     calendar.add("METHOD", method)
     calendar.add_component(vevent)
+    return calendar
+
+
+def _serialized(calendar: Calendar) -> bytes:
     body: bytes = calendar.to_ical()
     return body
+
+
+def _folds_reused(calendar: Calendar) -> bytes:
+    """`calendar.to_ical()`, folding each distinct content line once.
+
+    `Component.to_ical` is `Contentlines.to_ical` of `content_lines()`: every non-empty line
+    folded on its own, joined and ended by CRLF. Most lines (PRODID, SUMMARY, DESCRIPTION,
+    ORGANIZER, the alarms) repeat from one session to the next, and folding is most of the
+    cost of writing a calendar.
+    """
+    lines = calendar.content_lines(sorted=True)
+    return b"\r\n".join(_folded_line(str(line)) for line in lines if line) + b"\r\n"
+
+
+@lru_cache(maxsize=16384)
+def _folded_line(line: str) -> bytes:
+    content_line = Contentline(line)  # type: ignore[no-untyped-call]
+    folded: bytes = content_line.to_ical()  # type: ignore[no-untyped-call]
+    return folded
 
 
 def _role(attendee: InviteAttendee) -> ROLE:

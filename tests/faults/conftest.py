@@ -169,9 +169,19 @@ def dispatch(
     database_url: str, port: int, now: dt.datetime, *extra: str, concurrency: int = CONCURRENCY
 ) -> str:
     process = start_dispatch(database_url, port, now, *extra, concurrency=concurrency)
-    stdout, stderr = process.communicate(timeout=180)
+    stdout, stderr = finish(process)
     assert process.returncode == 0, stderr
     return stdout
+
+
+def finish(process: subprocess.Popen[str], seconds: float = 180) -> tuple[str, str]:
+    """Its output once it exits; killed (and the test failed) if it runs longer than `seconds`."""
+    try:
+        return process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
 
 
 def immediate_program(folder: Path) -> Path:
@@ -215,6 +225,7 @@ def faults() -> Any:
         outbox = staticmethod(outbox)
         dispatch = staticmethod(dispatch)
         start_dispatch = staticmethod(start_dispatch)
+        finish = staticmethod(finish)
         dispatch_env = staticmethod(dispatch_env)
         clean_env = staticmethod(clean_env)
         kill_tree = staticmethod(kill_tree)
