@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,6 +19,9 @@ DEFAULT_PORT = 4200
 STARTUP_TIMEOUT_SECONDS = 90.0  # measured 20-25 s on a 2-core machine
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 DRAIN_TIMEOUT_SECONDS = 10.0
+# Our own settings (SMTP credentials, the database URL, operator password, session secret...):
+# the Prefect server needs none of them. Flow runs read them from `accel serve`'s environment.
+OWN_SETTINGS_PREFIX = "ACCEL_"
 
 
 def free_port() -> int:
@@ -61,6 +64,47 @@ def _server_preexec(parent: int) -> Callable[[], None] | None:
     return preexec
 
 
+def server_environment(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment for the `prefect server start` child: `parent`'s, less every ACCEL_*
+    variable (secrets it does not need, and would show to anyone who can read its process),
+    plus the server's own settings. PREFECT_*, PATH, HOME, locale and proxies pass through.
+
+    >>> env = server_environment(
+    ...     {"PATH": "/bin", "PREFECT_HOME": "/p", "ACCEL_SMTP_PASSWORD": "x", "accel_x": "y"}
+    ... )
+    >>> sorted(env)  # doctest: +NORMALIZE_WHITESPACE
+    ['PATH', 'PREFECT_HOME', 'PREFECT_SERVER_ANALYTICS_ENABLED', 'PREFECT_UI_ENABLED']
+    """
+    # Case-insensitive, as pydantic-settings reads them: `accel_smtp_password` is a secret too.
+    kept = {k: v for k, v in parent.items() if not k.upper().startswith(OWN_SETTINGS_PREFIX)}
+    return kept | {
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "true",  # operators trigger runs and read logs there
+    }
+
+
+def start_server_process(
+    port: int, *, log: Path, parent_environment: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """Spawn `prefect server start` on 127.0.0.1:`port`, output appended to `log`; returns at
+    once (see `local_prefect_server` for waiting until it answers)."""
+    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    command += ["--port", str(port)]
+    with log.open("ab") as output:
+        return subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+            command,
+            env=server_environment(parent_environment),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C (or a signal to our process group) stops the runner
+            # first, which pauses the schedules while the server still answers; then the
+            # `finally` of `local_prefect_server` stops the server. In our group, the server
+            # died at once and the runner's last API calls met a closed port.
+            start_new_session=True,
+            preexec_fn=_server_preexec(os.getpid()),
+        )
+
+
 def _drain_prefect_clients() -> None:
     """Send this process's last logs and events while the server still answers.
 
@@ -94,25 +138,7 @@ def local_prefect_server(port: int = DEFAULT_PORT) -> Iterator[str]:
     home = Path(ps.PREFECT_HOME.value())
     home.mkdir(parents=True, exist_ok=True)
     log = home / "server.log"
-    env = os.environ | {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "true",  # operators trigger runs and read logs there
-    }
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    command += ["--port", str(port)]
-    with log.open("ab") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
-            command,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            # Its own session: Ctrl-C (or a signal to our process group) stops the runner
-            # first, which pauses the schedules while the server still answers; then the
-            # `finally` below stops the server. In our group, the server died at once and
-            # the runner's last API calls met a closed port.
-            start_new_session=True,
-            preexec_fn=_server_preexec(os.getpid()),
-        )
+    process = start_server_process(port, log=log, parent_environment=os.environ)
     try:
         _wait_healthy(process, url, log)
         # Prefect reads its settings once, at import: the environment variable is for the

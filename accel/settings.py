@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     operator_password: SecretStr | None = None
     # Signs operator session cookies; unset means a random one per process (sessions end at restart).
     session_secret: SecretStr | None = None
+    # Failed operator logins allowed per client address in any window of this many seconds;
+    # more are answered 429 until the oldest failure leaves the window (kept in memory).
+    login_max_failures: int = Field(default=5, ge=1)
+    login_failure_window_seconds: float = Field(default=900.0, gt=0)
 
 
 def default_cohort_file() -> Path:

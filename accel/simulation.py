@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from accel.csv_cells import spreadsheet_cell
 from accel.database import create_schema, make_engine
 from accel.deliverables import submit_deliverable
 from accel.dispatcher import send_due_messages
@@ -226,13 +227,15 @@ def write_summary(result: SimulationResult) -> Path:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["section", "key", "messages", "detail"])
+        rows: list[list[object]] = []
         for section, counter in (
             ("kind", result.by_kind()),
             ("city", result.by_city()),
             ("week", result.by_week()),
         ):
-            for key, count in sorted(counter.items()):
-                writer.writerow([section, key, count, ""])
+            rows += [[section, key, count, ""] for key, count in sorted(counter.items())]
         for email, (day, count) in result.busiest_day_per_person().items():
-            writer.writerow(["busiest_day", email, count, day.isoformat()])
+            rows.append(["busiest_day", email, count, day.isoformat()])
+        # Keys come from cohort files (ids, addresses): none may run as a formula.
+        writer.writerows([spreadsheet_cell(value) for value in row] for row in rows)
     return path

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from accel.csv_cells import spreadsheet_cell
 from accel.deliverables import DeliverableRow, DeliverableStatus
 from models.timezones import load_zone
 
@@ -32,7 +33,6 @@ CSV_COLUMNS: Final = (
     "submitted_at_utc",
     "link",
 )
-_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,8 @@ def matrix_csv(columns: Sequence[MatrixColumn], rows: Sequence[MatrixRow]) -> st
             if cell is None:
                 continue
             writer.writerow(
-                _safe(value)
+                # Names, titles and links are typed by people: none may run as a formula.
+                spreadsheet_cell(value)
                 for value in (
                     row.city.id,
                     row.city.name,
@@ -126,12 +127,3 @@ def short_local(instant: dt.datetime, zone: str) -> str:
 
 def _iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _safe(value: str) -> str:
-    """A cell a spreadsheet will not run as a formula (a submitted link is typed by people).
-
-    >>> _safe("=HYPERLINK(1)"), _safe("https://x"), _safe("")
-    ("'=HYPERLINK(1)", 'https://x', '')
-    """
-    return f"'{value}" if value.startswith(_FORMULA_START) else value

@@ -1,7 +1,11 @@
-"""The operator login form (`/ops/login`) and logout, both behind CSRF tokens."""
+"""The operator login form (`/ops/login`) and logout, both behind CSRF tokens; failed logins
+are limited per client address (`web/login_throttle.py`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -17,12 +21,21 @@ from web.auth import (
     safe_next,
     tokens_match,
 )
+from web.login_throttle import LoginThrottle
 from web.page_context import Dashboard
+
+logger = logging.getLogger("accel.web")
 
 
 def login_router(dashboard: Dashboard) -> APIRouter:
     router = APIRouter()
     auth = dashboard.auth
+    settings = dashboard.settings
+    throttle = LoginThrottle(
+        max_failures=settings.login_max_failures,
+        window=dt.timedelta(seconds=settings.login_failure_window_seconds),
+        clock=dashboard.clock,
+    )
 
     def login_form(next_path: str, *, status_code: int = 200, error: str | None = None) -> Response:
         cookie, token = auth.new_login_token()
@@ -34,6 +47,11 @@ def login_router(dashboard: Dashboard) -> APIRouter:
             error=error,
         )
         auth.set_cookie(response, LOGIN_COOKIE, cookie, LOGIN_MAX_AGE)
+        return response
+
+    def must_wait(next_path: str, seconds: int) -> Response:
+        response = login_form(next_path, status_code=429, error=too_many_failures(seconds))
+        response.headers["Retry-After"] = str(seconds)
         return response
 
     def disabled() -> Response:
@@ -59,6 +77,11 @@ def login_router(dashboard: Dashboard) -> APIRouter:
     ) -> Response:
         if not auth.enabled:
             return disabled()
+        # Behind a reverse proxy on this machine, uvicorn puts X-Forwarded-For's client here.
+        client = request.client.host if request.client else "unknown"
+        wait = throttle.retry_after(client)
+        if wait is not None:  # refused before the password is even looked at
+            return must_wait(next_path, wait)
         expected = auth.read_login_token(request.cookies.get(LOGIN_COOKIE))
         if expected is None or not tokens_match(csrf_token, expected):
             return login_form(
@@ -66,8 +89,20 @@ def login_router(dashboard: Dashboard) -> APIRouter:
                 status_code=403,
                 error="The form expired or was not sent from this page. Please log in again.",
             )
+        wait = throttle.start_attempt(client)  # counted as a failure until it succeeds
+        if wait is not None:  # parallel attempts reached the limit meanwhile
+            return must_wait(next_path, wait)
         if not auth.check_credentials(username, password):
+            if throttle.retry_after(client) is not None:
+                logger.warning(
+                    "operator login: %d failed attempts from %s in the last %.0f s; "
+                    "its logins are refused (429) for now",
+                    throttle.max_failures,
+                    client,
+                    throttle.window.total_seconds(),
+                )
             return login_form(next_path, status_code=401, error="Wrong username or password.")
+        throttle.clear(client)
         value, _session = auth.new_session(username)
         response = RedirectResponse(safe_next(next_path), status_code=303)
         auth.set_cookie(response, SESSION_COOKIE, value, SESSION_MAX_AGE)
@@ -88,3 +123,18 @@ def login_router(dashboard: Dashboard) -> APIRouter:
         return response
 
     return router
+
+
+def too_many_failures(wait_seconds: int) -> str:
+    """What the login page says to a client that must wait.
+
+    >>> too_many_failures(40)
+    'Too many failed logins from your address. Please wait 40 seconds, then try again.'
+    >>> [too_many_failures(s).split(" wait ")[1] for s in (1, 60, 61, 900)]
+    ['1 second, then try again.', '1 minute, then try again.', '2 minutes, then try again.', '15 minutes, then try again.']
+    """
+    amount, unit = (
+        (wait_seconds, "second") if wait_seconds < 60 else (math.ceil(wait_seconds / 60), "minute")
+    )
+    wait = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"Too many failed logins from your address. Please wait {wait}, then try again."
