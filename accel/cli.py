@@ -1,4 +1,10 @@
-"""The `accel` command line: validate, plan, apply and inspect a cohort."""
+"""The `accel` command line: validate, plan, apply and inspect a cohort.
+
+Exit statuses (also in the README): 0 done; 1 the command could not do what was asked (e.g.
+the cohort was never applied); 2 a bad file or option, nothing written; 3 the database cannot
+be opened (ACCEL_DATABASE_URL unreachable or wrong: one line on stderr, its password masked).
+Text from the input files is printed as it is: never read as rich markup or `:emoji:` codes.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +17,20 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from accel.database import create_schema, make_engine
+from accel.database import DatabaseUnavailableError, open_engine
 from accel.inputs import LoadedInputs, load_inputs
 from accel.operations import apply_cohort, plan_cohort
 from accel.settings import Settings, default_cohort_file
 from calendars.reconcile import Plan
 from calendars.slots import to_local
 from models.file_types import localized
-from models.problems import InvalidInputError, Problem
+from models.problems import InvalidInputError, Problem, Severity
 
 app = typer.Typer(
     help="Scheduling engine for the City Data Alliance Accelerator.",
@@ -30,10 +38,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# emoji=False: a name such as "Team :smile:" is printed as written. Markup stays on for our own
+# styling, so user text goes through `escape` or is printed with markup=False.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_INVALID_INPUT = 2
+EXIT_DATABASE_UNAVAILABLE = 3
+MAX_PROBLEMS_SHOWN = 50  # a timeline can have thousands; the first ones say what to fix
 
 CohortOption = Annotated[
     Path | None,
@@ -68,8 +80,15 @@ def parse_now(value: str | None) -> dt.datetime:
 
 
 def report_problems(problems: list[Problem]) -> None:
-    for problem in problems:
+    """One line per problem on stderr, at most MAX_PROBLEMS_SHOWN of them (errors first)."""
+    shown = problems
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown = sorted(problems, key=lambda p: p.severity is not Severity.ERROR)
+        shown = shown[:MAX_PROBLEMS_SHOWN]
+    for problem in shown:
         err.print(str(problem), markup=False)
+    if hidden := len(problems) - len(shown):
+        err.print(f"... and {hidden:,} more problems ({len(problems):,} in all)", markup=False)
 
 
 @contextmanager
@@ -94,11 +113,17 @@ def load_or_exit(cohort: Path | None) -> LoadedInputs:
     return inputs
 
 
-def engine_for(settings: Settings) -> Any:
-    """The configured database, its tables created when missing."""
-    engine = make_engine(settings.database_url.get_secret_value())
-    create_schema(engine)
-    return engine
+def engine_for(settings: Settings, *, upgrade: bool = True) -> sa.Engine:
+    """The configured database, upgraded to the newest schema unless not `upgrade`.
+
+    Every command opens the database here: one that cannot be opened (refused, unknown host,
+    no such folder, not a URL) is one line on stderr and exit status 3, never a traceback.
+    """
+    try:
+        return open_engine(settings.database_url.get_secret_value(), upgrade=upgrade)
+    except DatabaseUnavailableError as error:
+        err.print(f"accel: {error}", markup=False)
+        raise typer.Exit(EXIT_DATABASE_UNAVAILABLE) from None
 
 
 @app.command()
@@ -131,13 +156,14 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
         )
         return
     if plan.is_empty:
-        out.print(f"{plan.cohort_id}: nothing to change.")
+        out.print(f"{plan.cohort_id}: nothing to change.", markup=False)
     else:
-        table = Table(title=f"{plan.cohort_id}: {'applied' if applied else 'plan'}")
+        table = Table(title=f"{escape(plan.cohort_id)}: {'applied' if applied else 'plan'}")
         table.add_column("city")
         table.add_column("changes")
         for city, counts in sorted(plan.counts_by_city().items()):
-            table.add_row(city, ", ".join(f"{n} {what}" for what, n in sorted(counts.items())))
+            changes = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
+            table.add_row(escape(city), escape(changes))
         out.print(table)
     if plan.past_unchanged:
         out.print(
@@ -227,7 +253,7 @@ def timeline(
             + "\n"
         )
         return
-    table = Table(title=f"{found.name} ({found.timezone}), all times local")
+    table = Table(title=f"{escape(found.name)} ({found.timezone}), all times local")
     for column in ("date", "time", "what", "title"):
         table.add_column(column)
     for row in rows:
@@ -238,7 +264,9 @@ def timeline(
             if end and end.date() == start.date()
             else (f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
         )
-        table.add_row(f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], row["title"])
+        table.add_row(
+            f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], escape(row["title"])
+        )
     out.print(table)
 
 

@@ -12,8 +12,7 @@ from typing import Annotated
 import typer
 from alembic.util import CommandError
 
-from accel.cli import err, out
-from accel.database import make_engine
+from accel.cli import engine_for, err, out
 from accel.migrations import HEAD, SchemaError, current_revision, head_revision, upgrade_schema
 from accel.settings import Settings
 
@@ -30,7 +29,7 @@ def upgrade(
     ] = HEAD,
 ) -> None:
     """Migrate the database to --revision, under a lock (concurrent upgrades run once)."""
-    engine = make_engine(Settings().database_url.get_secret_value())
+    engine = engine_for(Settings(), upgrade=False)
     try:
         result = upgrade_schema(engine, revision)
     except (SchemaError, CommandError) as error:  # CommandError: e.g. an unknown --revision
@@ -51,7 +50,7 @@ def upgrade(
 @db_app.command("current")
 def current() -> None:
     """The database's revision, and the newest one this code knows."""
-    engine = make_engine(Settings().database_url.get_secret_value())
+    engine = engine_for(Settings(), upgrade=False)
     try:
         with engine.connect() as connection:
             found = current_revision(connection)

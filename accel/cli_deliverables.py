@@ -7,6 +7,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from accel.cli import (
@@ -109,15 +110,15 @@ def deliverables(
         )
         return
     order = list(dict.fromkeys(r.deliverable for r in rows))
-    table = Table(title=f"{inputs.cohort.id}: deliverables at {moment:%Y-%m-%d %H:%M} UTC")
+    table = Table(title=f"{escape(inputs.cohort.id)}: deliverables at {moment:%Y-%m-%d %H:%M} UTC")
     table.add_column("city")
     for name in order:
-        table.add_column(name)
+        table.add_column(escape(name))
     cities: dict[str, dict[str, str]] = {}
     for r in rows:
         style = _STYLE[r.status]
         cell = r.status.value.replace("_", " ")
         cities.setdefault(r.city_id, {})[r.deliverable] = f"[{style}]{cell}[/]" if style else cell
     for city_id, cells in cities.items():
-        table.add_row(city_id, *(cells.get(name, "") for name in order))
+        table.add_row(escape(city_id), *(cells.get(name, "") for name in order))
     out.print(table)

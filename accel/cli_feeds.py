@@ -169,5 +169,6 @@ def web(
 
     from web.app import create_app, log_config, server_config
 
-    app = create_app(Settings(), access_log=access_log)
+    settings = Settings()
+    app = create_app(settings, engine=engine_for(settings), access_log=access_log)
     uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config())).run()

@@ -11,6 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from accel.cli import JsonOption, NowOption, engine_for, err, out, parse_now
@@ -53,7 +54,8 @@ def outbox(ctx: typer.Context, as_json: JsonOption = False) -> None:
         for status in STATUSES:
             table.add_column(status, justify="right")
         for what in sorted({w for w, _ in tables[by]}):
-            table.add_row(what, *(str(tables[by].get((what, s), "")) for s in STATUSES))
+            row = (str(tables[by].get((what, s), "")) for s in STATUSES)
+            table.add_row(escape(str(what)), *row)
         out.print(table)
 
 

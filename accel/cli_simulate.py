@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from accel.cli import CohortOption, err, load_or_exit, out, parse_now, report_problems
@@ -48,7 +49,9 @@ def _run(
         def progress(now: dt.datetime, steps: int) -> None:
             if now.date() != last[0].date():
                 last[0] = now
-                status.update(f"simulating {inputs.cohort.id}: {now:%Y-%m-%d} ({steps} steps)")
+                status.update(
+                    f"simulating {escape(inputs.cohort.id)}: {now:%Y-%m-%d} ({steps} steps)"
+                )
 
         result = simulate(
             inputs,
@@ -68,13 +71,13 @@ def _print_summary(result: SimulationResult, top: int = 10) -> None:
     kinds.add_column("kind")
     kinds.add_column("messages", justify="right")
     for kind, count in result.by_kind().most_common():
-        kinds.add_row(kind, str(count))
+        kinds.add_row(escape(kind), str(count))
     out.print(kinds)
     cities = Table(title="by city (cohort-wide sessions count for each recipient's city)")
     cities.add_column("city")
     cities.add_column("messages", justify="right")
     for city, count in sorted(result.by_city().items()):
-        cities.add_row(city, str(count))
+        cities.add_row(escape(city), str(count))
     out.print(cities)
     weeks = result.by_week()
     out.print(
@@ -88,7 +91,7 @@ def _print_summary(result: SimulationResult, top: int = 10) -> None:
     people.add_column("day")
     people.add_column("messages", justify="right")
     for email, (day, count) in busiest[:top]:
-        people.add_row(email, day.isoformat(), str(count))
+        people.add_row(escape(email), day.isoformat(), str(count))
     out.print(people)
 
 

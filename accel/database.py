@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 import models.feed_tokens  # registers the feed tables on SQLModel.metadata
 import models.outbox  # registers the outbox tables on SQLModel.metadata
@@ -26,6 +27,70 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+class DatabaseUnavailableError(Exception):
+    """The database cannot be opened; the message is one line, with any password masked."""
+
+
+def shown_url(url: str) -> str:
+    """`url` fit for a terminal or a log: its password, and password query parameters, masked.
+
+    >>> shown_url("postgresql+psycopg://accel:s3cret@db.example.org/accel?password=s3cret")
+    'postgresql+psycopg://accel:***@db.example.org/accel?password=***'
+    """
+    parsed = make_url(url)
+    hidden = {key: "***" for key in parsed.query if "password" in key.lower()}
+    text = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+    return text.replace("%2A%2A%2A", "***")
+
+
+def open_engine(url: str, *, upgrade: bool = True) -> sa.Engine:
+    """An engine for `url` that has connected once, brought to the newest schema unless not
+    `upgrade`. A URL that cannot be used raises DatabaseUnavailableError, whose one line says
+    why; the caller decides how to show it."""
+    try:
+        engine = make_engine(url)
+    except sa.exc.NoSuchModuleError as error:  # an unknown kind of database
+        reason = str(error)
+    except sa.exc.ArgumentError:
+        raise DatabaseUnavailableError(
+            "cannot open the database: the URL is not a database URL "
+            "(e.g. sqlite:///accel.db or postgresql+psycopg://user@host/name)"
+        ) from None
+    except ImportError as error:  # the driver the URL names is not installed
+        reason = f"its driver is not installed ({error})"
+    else:
+        try:
+            with engine.connect():
+                pass
+        except sa.exc.DBAPIError as error:  # refused, unknown host, bad password, no such dir...
+            engine.dispose()
+            reason = str(error.orig) or type(error.orig).__name__
+        else:
+            if upgrade:
+                create_schema(engine)
+            return engine
+    raise DatabaseUnavailableError(
+        f"cannot open the database {shown_url(url)}: {_first_line(reason, _passwords(url))}"
+    )
+
+
+def _passwords(url: str) -> list[str]:
+    parsed = make_url(url)
+    found = [parsed.password] if parsed.password else []
+    for key, value in parsed.query.items():
+        if "password" in key.lower():
+            found += [value] if isinstance(value, str) else list(value)
+    return [p for p in found if p]
+
+
+def _first_line(reason: str, passwords: list[str]) -> str:
+    """The driver's first line (psycopg adds hints below it), never quoting a password."""
+    text = " ".join(reason.strip().split("\n", 1)[0].split())
+    for password in passwords:
+        text = text.replace(password, "***")
+    return text
 
 
 def create_schema(engine: sa.Engine) -> None:
