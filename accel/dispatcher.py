@@ -23,10 +23,12 @@ acceptance the outbox never recorded. That happens in three windows only: the di
 (or loses the database) between the server's "250" and the commit of that result; the
 connection drops after the message's final "." but before the reply arrives (SMTP cannot tell
 whether the server kept it, so it is retried); a dispatcher stalls longer than the lease while
-holding a row. After a crash the duplicates are at most the messages in flight (one per
-connection, `send_concurrency`) plus one group commit's worth:
-`tests/email/test_dispatch_processes.py` kills a dispatcher with SIGKILL mid-batch and finds
-every duplicate among the rows it held, never more than 2 x `send_concurrency`. A duplicate
+holding a row. After a crash the duplicates are at most 3 x `send_concurrency`: one message
+in flight per connection, a full queue of results waiting for the recorder (bounded to
+`send_concurrency`, so senders wait when recording lags), and the group being committed
+(at most one queue's worth). `tests/email/test_dispatch_processes.py` kills a dispatcher with
+SIGKILL mid-batch, and `tests/faults/` kill a worker and crash PostgreSQL mid-run: every
+duplicate is among the rows the dead run held, and within that bound. A duplicate
 carries the same Message-ID, by which Gmail and many clients collapse copies. Every other
 failure happens before the message is handed over (the row is retried) or is recorded.
 `FileSender` writes one file per row, so a re-send replaces it: exactly one copy.
@@ -298,7 +300,12 @@ class _Pass:
         self.rows: asyncio.Queue[tuple[Any, RenderSources, str] | None] = asyncio.Queue(
             maxsize=batch_size
         )
-        self.results: asyncio.Queue[Outcome | None] = asyncio.Queue()
+        # Bounded, so that what the server has accepted and the outbox has not yet recorded
+        # stays bounded when recording lags: at most one result held by each sender, a full
+        # queue, and the group being committed, each `send_concurrency` (README: guarantee).
+        self.results: asyncio.Queue[Outcome | None] = asyncio.Queue(
+            maxsize=max(1, settings.send_concurrency)
+        )
         self.stopping = False  # the server is unreachable or the results cannot be recorded
         self.renderer = SharedRenderer()  # a session's recipients share one template run
 

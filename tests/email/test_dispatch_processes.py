@@ -106,10 +106,10 @@ def test_killed_dispatcher_is_recovered_after_the_lease(
     assert set(ids) == set(final)  # every message delivered
     duplicates = {m for m, n in ids.items() if n > 1}
     # The stated guarantee: only messages the server accepted while their result was not yet
-    # committed can come twice: in flight (one per connection) or in one group commit.
+    # committed can come twice: in flight, queued for the recorder, or in the group it commits.
     print(f"in flight at the kill: {len(in_flight)}, delivered twice: {len(duplicates)}")
     assert duplicates <= in_flight
-    assert len(duplicates) <= 2 * CONCURRENCY
+    assert len(duplicates) <= 3 * CONCURRENCY  # the bound the README states
     assert max(ids.values()) <= 2
 
 

@@ -234,6 +234,6 @@ def test_worker_killed_mid_flow_then_rerun(
     duplicates = {m for m, n in received.items() if n > 1}
     print(f"held by the killed run: {len(held)}, delivered twice: {len(duplicates)}")
     assert duplicates <= held
-    assert len(duplicates) <= 2 * faults.concurrency
+    assert len(duplicates) <= 3 * faults.concurrency  # the bound the README states
     assert max(received.values()) <= 2
     engine.dispose()
