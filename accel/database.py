@@ -49,15 +49,11 @@ def open_engine(url: str, *, upgrade: bool = True) -> sa.Engine:
     """An engine for `url` that has connected once, brought to the newest schema unless not
     `upgrade`. A URL that cannot be used raises DatabaseUnavailableError, whose one line says
     why; the caller decides how to show it."""
+    _refuse_unreadable(url)
     try:
         engine = make_engine(url)
     except sa.exc.NoSuchModuleError as error:  # an unknown kind of database
         reason = str(error)
-    except sa.exc.ArgumentError:
-        raise DatabaseUnavailableError(
-            "cannot open the database: the URL is not a database URL "
-            "(e.g. sqlite:///accel.db or postgresql+psycopg://user@host/name)"
-        ) from None
     except ImportError as error:  # the driver the URL names is not installed
         reason = f"its driver is not installed ({error})"
     else:
@@ -74,6 +70,34 @@ def open_engine(url: str, *, upgrade: bool = True) -> sa.Engine:
     raise DatabaseUnavailableError(
         f"cannot open the database {shown_url(url)}: {_first_line(reason, _passwords(url))}"
     )
+
+
+_NOT_A_URL = (
+    "cannot open the database: the URL is not a database URL "
+    "(e.g. sqlite:///accel.db or postgresql+psycopg://user@host/name)"
+)
+
+
+def _refuse_unreadable(url: str) -> None:
+    """Refuse, without quoting it, a URL that cannot be read as meant.
+
+    Never echoed: in a URL that does not parse, the password cannot be told apart from the
+    rest. An '@' or ':' in a password must be percent-encoded (%40, %3A); unencoded, the URL
+    may still parse, with part of the password read as the host (`u:pa@ss@db` gives the host
+    `ss@db`), and that host would then be printed.
+    """
+    try:
+        parsed = make_url(url)
+    except (sa.exc.ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise DatabaseUnavailableError(
+            _NOT_A_URL + "; an '@', ':' or '/' in the user name or password must be "
+            "percent-encoded (%40, %3A, %2F)"
+        ) from None
+    if parsed.host and "@" in parsed.host:
+        raise DatabaseUnavailableError(
+            "cannot open the database: the URL has more than one '@' before its host; "
+            "write an '@' in the user name or password as %40"
+        )
 
 
 def _passwords(url: str) -> list[str]:

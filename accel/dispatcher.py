@@ -13,10 +13,10 @@ dispatcher that died; it is claimed again.
 Recording. Each accepted message is committed as `sent` as soon as possible: a recorder task
 commits, in one transaction, every result that arrived while its previous commit ran (group
 commit), on a thread and a connection of its own for the pass; the `sent` results of a group
-are written by one statement (executemany). The window between the server's acceptance and
-the commit stays about one commit long without paying a transaction per message: on SQLite
-that is 0.72 ms per message one by one and 0.37 ms in groups of 20 (`bench/bench_dispatch.py`,
-"recording").
+(at most `send_concurrency`: the results queue is bounded) are written by one statement
+(executemany). The window between the server's acceptance and the commit stays about one
+commit long without paying a transaction per message (`bench/bench_dispatch.py`, "recording",
+compares one message per commit with groups).
 
 Guarantee: at-least-once; a duplicate needs the server to have accepted a message whose
 acceptance the outbox never recorded. That happens in three windows only: the dispatcher dies

@@ -305,47 +305,38 @@ def read_dispatch(out: str, _earlier: dict[str, str]) -> str:
     )
 
 
+FLOW_ROW = re.compile(
+    r"^\s*(\d+)\s+\d+\s+\d+\s*\|"  # cities, sessions, invitations
+    r"\s*([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)\s+[+-]?\d+%\s*\|"  # best of runs
+    r"\s*([\d.]+)\s+([\d.]+)\s+([+-][\d.]+)\s+([+-]?\d+)%",  # median
+    re.M,
+)
+
+
 def read_flows(out: str, earlier: dict[str, str]) -> str:
-    found = re.findall(
-        r"^\s*(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+(-?[\d.]+)\s+(-?\d+)%",
-        out,
-        re.M,
-    )
-    rows = list(dict.fromkeys(found))  # printed as it goes, then again as a table
+    """bench_flows.py prints, per size, best-of-runs and median plain/flow times: read medians."""
+    rows = list(dict.fromkeys(FLOW_ROW.findall(out)))  # printed as it goes, then as a table
     if not rows:
         return read_generic(out, earlier)
     parts = []
-    for cities, _sessions, _invites, plain, flow, extra, share in rows:
-        added = float(extra)
+    for cities, _bp, _bf, _be, plain, flow, extra, share in rows:
         parts.append(
-            f"{cities} cities: flow {float(flow):.2f} s vs plain {float(plain):.2f} s, "
-            + (
-                f"Prefect adds {added:.2f} s = {share}% of the plain time"
-                if added >= 0
-                else f"the flow finished {-added:.2f} s sooner ({share}%)"
-            )
+            f"{cities} cities: flow {float(flow):.2f} s vs plain {float(plain):.2f} s (medians), "
+            f"Prefect adds {float(extra):+.2f} s = {int(share):+d}% of the plain time"
         )
     text = "; ".join(parts) + "."
-    if any(float(row[5]) < 0 for row in rows):
-        text += (
-            " A negative overhead is not a saving: each figure is one attempt, and on this "
-            "shared machine the load between the plain and the flow run moves more than "
-            "Prefect's cost; `bench_flows.py --repeat 3` takes the best of three."
+    if len(rows) > 1:
+        first, last = float(rows[0][6]), float(rows[-1][6])
+        work = float(rows[-1][4]) / float(rows[0][4])
+        shape = (
+            "roughly a fixed cost per flow run (its API round trips and task bookkeeping), so "
+            "its share falls as the cohort grows"
+            if last <= 2 * max(first, 0.1)
+            else "growing with the cohort"
         )
-    elif len(rows) > 1:
-        first, last = max(float(rows[0][5]), 0.01), float(rows[-1][5])
-        work = float(rows[-1][3]) / float(rows[0][3])
-        added_growth = last / first
-        if added_growth <= 1.5:
-            shape = "roughly fixed per run"
-        elif added_growth >= 0.7 * work:
-            shape = "roughly proportional to the work"
-        else:
-            shape = "growing, but more slowly than the work"
         text += (
-            f" From {rows[0][0]} to {rows[-1][0]} cities the plain time grows {work:.1f}× and "
-            f"the time Prefect adds {added_growth:.1f}× ({first:.2f} s to {last:.2f} s): "
-            f"its cost is {shape}."
+            f" From {rows[0][0]} to {rows[-1][0]} cities the plain time grows {work:.0f}× while "
+            f"the time Prefect adds goes from {first:+.2f} s to {last:+.2f} s: {shape}."
         )
     cold = re.search(r"cold first call, 10 cities: plain ([\d.]+) s, flow ([\d.]+) s", out)
     if cold:
@@ -353,29 +344,32 @@ def read_flows(out: str, earlier: dict[str, str]) -> str:
             f" Cold first call (10 cities, imports and first API client): plain {cold[1]} s, "
             f"flow {cold[2]} s."
         )
-    applied = {
-        int(float(r[0])): float(r[5])
-        for r in (line.split() for line in earlier.get("apply", "").splitlines())
-        if len(r) == 8 and all(re.fullmatch(r"[\d.]+", x) for x in r)
-    }
-    same = [(row[0], float(row[3]), applied[int(row[0])]) for row in rows if int(row[0]) in applied]
-    if same:
-        pairs = "; ".join(
-            f"{cities} cities {plain:.2f} s here vs {before:.2f} s there ({ratio(plain, before)})"
-            for cities, plain, before in same
-        )
+    return text
+
+
+def read_cluster(out: str, earlier: dict[str, str]) -> str:
+    """cluster.sh prints [PASS]/[FAIL] checks and a total: say which, with the counts."""
+    checks = re.findall(r"^\s*\[(PASS|FAIL)\] ([^:]+): (.*)$", out, re.M)
+    total = re.search(r"^total ([\d.]+) s: (\w+)", out, re.M)
+    if not checks or not total:
+        return read_generic(out, earlier)
+    failed = [name for verdict, name, _ in checks if verdict == "FAIL"]
+    replay = re.search(r"^\s*([\d.]+) s\s+replay: (.*)$", out, re.M)
+    queued = re.search(r"(\d+) messages queued", out)
+    text = (
+        f"{len(checks) - len(failed)} of {len(checks)} checks passed in {total[1]} s"
+        + (f" (failed: {', '.join(failed)})" if failed else "")
+        + "."
+    )
+    if queued and replay:
         text += (
-            " The plain path is the work bench_apply timed earlier in this run (load, expand, "
-            f"apply on a fresh SQLite file): {pairs}"
+            f" {queued[1]} messages were queued by a `sync-cohort` flow run and sent by the "
+            f"replay ({replay[2]}) in {replay[1]} s through two Prefect process workers on "
+            "PostgreSQL."
         )
-        if any(before and not 0.67 <= plain / before <= 1.5 for _, plain, before in same):
-            text += (
-                "; the same work took a different time in the two benchmarks (the machine's "
-                "load moved between them, and bench_flows runs a Prefect API server beside the "
-                "work), so compare figures within one table, not across tables."
-            )
-        else:
-            text += "."
+    for _verdict, name, detail in checks:
+        if name in ("no duplicates at the sink", "both workers ran flows"):
+            text += f" {name[0].upper()}{name[1:]}: {detail.strip()}."
     return text
 
 
@@ -399,7 +393,7 @@ def benchmarks(cluster: bool) -> list[Benchmark]:
         Benchmark("flows", "bench_flows.py", [], read_flows),
     ]
     if cluster:
-        known.append(Benchmark("cluster", "cluster.sh", [], read_generic, interpreter="bash"))
+        known.append(Benchmark("cluster", "cluster.sh", [], read_cluster, interpreter="bash"))
     return known
 
 
@@ -465,6 +459,20 @@ def load() -> tuple[float, float, float]:
 
 def shown_load(figures: tuple[float, float, float]) -> str:
     return " / ".join(f"{x:.2f}" for x in figures) + " (1 / 5 / 15 min)"
+
+
+def load_note(figures: tuple[float, float, float]) -> str:
+    """What the load at the start says about the figures: quiet, or shared with other work."""
+    if figures[0] <= 0.5 * (os.cpu_count() or 1):
+        return (
+            "The machine was otherwise quiet at the start (each benchmark and its peers load "
+            "it themselves), so the figures are close to what it can do."
+        )
+    return (
+        "The machine is shared: other work (tests, other engineers' runs) was running "
+        "alongside, so absolute rates are lower and noisier than on an idle machine; ratios "
+        "between figures of one benchmark are the more reliable part."
+    )
 
 
 # ---------------------------------------------------------------------------- running
@@ -582,10 +590,8 @@ def report(
             else " (run in progress or interrupted)"
         ),
         *(f"- **{name}**: {value}" for name, value in facts),
-        f"- **load average at start**: {shown_load(start_load)}. The machine is shared: "
-        "other work (tests, other engineers' runs) was running alongside, so absolute rates "
-        "are lower and noisier than on an idle machine; ratios between figures of one "
-        "benchmark are the more reliable part. Each section gives the load at its own start.",
+        f"- **load average at start**: {shown_load(start_load)}. {load_note(start_load)} "
+        "Each section gives the load at its own start.",
         f"- **benchmarks**: {', '.join(o.benchmark.name for o in outcomes) or 'none yet'}"
         + (f"; not present, not run: {', '.join(skipped)}" if skipped else "")
         + (f"; **failed**: {', '.join(failed)}" if failed else ""),

@@ -21,7 +21,7 @@ from web.auth import (
     safe_next,
     tokens_match,
 )
-from web.login_throttle import LoginThrottle
+from web.login_throttle import LoginThrottle, client_key
 from web.page_context import Dashboard
 
 logger = logging.getLogger("accel.web")
@@ -78,7 +78,7 @@ def login_router(dashboard: Dashboard) -> APIRouter:
         if not auth.enabled:
             return disabled()
         # Behind a reverse proxy on this machine, uvicorn puts X-Forwarded-For's client here.
-        client = request.client.host if request.client else "unknown"
+        client = client_key(request.client.host) if request.client else "unknown"
         wait = throttle.retry_after(client)
         if wait is not None:  # refused before the password is even looked at
             return must_wait(next_path, wait)

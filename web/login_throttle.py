@@ -10,6 +10,7 @@ run `accel web` as a single process (it does: one uvicorn worker) for the limit 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import math
 import threading
 from collections import deque
@@ -17,6 +18,33 @@ from collections.abc import Callable
 
 Clock = Callable[[], dt.datetime]
 MAX_CLIENTS = 10_000  # clients remembered at once: bounds memory under address spraying
+
+
+def client_key(host: str) -> str:
+    """The unit a limit is counted for: an IPv4 address, or an IPv6 address's /64 network.
+
+    One IPv6 host usually holds a whole /64, so counting single IPv6 addresses would give it
+    millions of fresh tries. Anything that is not an address (a hostname, or whatever a
+    misconfigured proxy passed through) is kept, cut to 64 characters so it cannot grow memory.
+
+    >>> client_key("203.0.113.7")
+    '203.0.113.7'
+    >>> client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    True
+    >>> client_key("2001:db8:1:2:aaaa::1")
+    '2001:db8:1:2::/64'
+    >>> client_key("::ffff:203.0.113.7")  # an IPv4 client on a dual-stack socket
+    '203.0.113.7'
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class LoginThrottle:

@@ -112,6 +112,10 @@ def test_every_command_that_opens_the_database(
         ("not a url", "the URL is not a database URL (e.g. sqlite:///accel.db"),
         (f"nosuchdb://u:{PASSWORD}@h/x", "nosuchdb://u:***@h/x: Can't load plugin"),
         (f"mysql+nosuchdriver://u:{PASSWORD}@h/x", "mysql+nosuchdriver://u:***@h/x: "),
+        # A password with an unencoded ':' and '@': the port would be part of the password.
+        (f"postgresql+psycopg://u:pa@ss:{PASSWORD}@127.0.0.1:5432/x", "must be percent-encoded"),
+        # An unencoded '@' only: it parses, with the password's tail read as the host.
+        (f"postgresql+psycopg://u:pa@{PASSWORD}@127.0.0.1/x", "write an '@' in the user name"),
     ],
 )
 def test_a_url_that_is_not_usable(url: str, reason: str, monkeypatch: pytest.MonkeyPatch) -> None:

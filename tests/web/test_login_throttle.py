@@ -175,6 +175,20 @@ def test_one_address_is_not_held_back_by_anothers_failures(
         assert page.attempt(operator, PASSWORD).status_code == 303
 
 
+def test_addresses_of_one_ipv6_network_share_one_limit(
+    start_login_page: Callable[..., LoginPage],
+) -> None:
+    """A host holds a whole /64: a new address in it is no fresh start; another /64 is."""
+    page = start_login_page()
+    for n in range(5):
+        with page.client(f"2001:db8:1:2::{n + 1:x}") as client:
+            assert page.attempt(client, "guess").status_code == 401
+    with page.client("2001:db8:1:2:ffff::9") as same_network:
+        assert page.attempt(same_network, PASSWORD).status_code == 429
+    with page.client("2001:db8:1:3::1") as next_network:
+        assert page.attempt(next_network, PASSWORD).status_code == 303
+
+
 def test_a_successful_login_clears_the_failures(
     start_login_page: Callable[..., LoginPage],
 ) -> None:
