@@ -29,6 +29,7 @@ from accel.operations import apply_cohort, plan_cohort
 from accel.settings import Settings, default_cohort_file
 from calendars.reconcile import Plan
 from calendars.slots import to_local
+from models.file_loading import MAX_PROBLEMS
 from models.file_types import localized
 from models.problems import InvalidInputError, Problem, Severity
 
@@ -45,7 +46,9 @@ err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 EXIT_INVALID_INPUT = 2
 EXIT_DATABASE_UNAVAILABLE = 3
-MAX_PROBLEMS_SHOWN = 50  # a timeline can have thousands; the first ones say what to fix
+# A timeline can have thousands of problems; the first ones say what to fix. The loader keeps
+# at most MAX_PROBLEMS schema problems plus one line counting the rest: all of those show.
+MAX_PROBLEMS_SHOWN = MAX_PROBLEMS + 1
 
 CohortOption = Annotated[
     Path | None,

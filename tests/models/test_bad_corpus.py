@@ -160,6 +160,7 @@ CASES = [
 ]
 
 SUMMARY = re.compile(r"^\d+ error\(s\): nothing was changed\.$")
+CAPPED = re.compile(r"^\.\.\. and (?P<hidden>[\d,]+) more problems \((?P<total>[\d,]+) in all\)$")
 PLACE = r"[A-Za-z_][\w-]*(?:\[\d+\]|\.[A-Za-z_][\w-]*)*"
 
 
@@ -215,11 +216,21 @@ def check_refusal(
     assert lines and SUMMARY.match(lines[-1]), output
     problems = lines[:-1]
     assert problems, output
+    # A long list is cut after the first problems (errors first), and says how many it hid.
+    capped = CAPPED.match(problems[-1])
+    if capped:
+        problems = problems[:-1]
+        hidden, total = (int(capped[n].replace(",", "")) for n in ("hidden", "total"))
+        assert len(problems) + hidden == total, output
     line_form = re.compile(rf"^{re.escape(bad_file)}: (?:{PLACE}: )?\S.*$")
     for line in problems:
         assert line_form.match(line), f"not `FILE: PLACE: message` for {bad_file}: {line!r}"
     errors = [line for line in problems if ": warning: " not in line]
-    assert lines[-1].startswith(f"{len(errors)} error(s)")
+    if capped:
+        assert errors == problems, "errors are shown before warnings"
+        assert int(lines[-1].split()[0]) >= len(errors)
+    else:
+        assert lines[-1].startswith(f"{len(errors)} error(s)")
     for word in words:
         assert any(word in line for line in problems), f"{word!r} not in:\n{output}"
 
