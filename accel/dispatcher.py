@@ -365,9 +365,13 @@ class _Pass:
             await self.results.put(await self._deliver(row, sources, token))
 
     async def _deliver(self, row: Any, sources: RenderSources, token: str) -> Outcome:
-        if self.stopping:
-            return Outcome(row.id, token, PENDING, self.moment(), None, attempted=False)
         moment = self.moment()
+        if not self.stopping and moment - row.claimed_at >= self.lease / 2:
+            # Claimed so long ago (the pass stalled: a slow server or database) that another
+            # dispatcher may soon take the row over: this pass ends, the next one sends it.
+            self.stopping = True
+        if self.stopping:
+            return Outcome(row.id, token, PENDING, moment, None, attempted=False)
         try:
             message = render_row(
                 row,

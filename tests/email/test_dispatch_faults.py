@@ -233,3 +233,33 @@ def test_a_stale_claim_is_taken_over_after_the_lease(
     with sqlite_engine.connect() as connection:
         statuses = set(connection.execute(sa.select(table.c.status)).scalars())
     assert "sending" not in statuses
+
+
+def test_a_pass_stalled_for_half_the_lease_sends_nothing_it_claimed_before(
+    sqlite_engine: sa.Engine,
+    tiny_workspace: Path,
+    helpers: Any,
+    smtp_server: Any,
+    settings_for: Any,
+) -> None:
+    """A row claimed long ago may be taken over by another dispatcher once the lease ends:
+    a pass that stalled (a slow server or database) puts it back instead of sending it."""
+    helpers.apply(sqlite_engine, tiny_workspace)
+    stall = (LEASE / 2).total_seconds()
+    ticks = iter(range(0, 10**9, int(stall)))  # every reading of the clock: half a lease later
+    report = helpers.dispatch(
+        sqlite_engine,
+        settings_for(smtp_server.port),
+        now=helpers.before_program,
+        clock=lambda: float(next(ticks)),
+    )
+    assert report.sent == 0 and report.deferred > 0, report
+    assert smtp_server.handler.ids() == {}
+    rows = helpers.outbox_rows(sqlite_engine, kind="invitation")
+    assert {(r.status, r.attempts) for r in rows} == {("pending", 0)}
+
+    # The same pass with a clock that does not stall sends them all.
+    report = helpers.dispatch(
+        sqlite_engine, settings_for(smtp_server.port), now=helpers.before_program
+    )
+    assert report.sent == len(rows) and report.deferred == 0, report
