@@ -23,7 +23,8 @@ acceptance the outbox never recorded. That happens in three windows only: the di
 (or loses the database) between the server's "250" and the commit of that result; the
 connection drops after the message's final "." but before the reply arrives (SMTP cannot tell
 whether the server kept it, so it is retried); a dispatcher stalls longer than the lease while
-holding a row. After a crash the duplicates are at most 3 x `send_concurrency`: one message
+holding a row (a pass sends nothing claimed more than half a lease ago, and an SMTP command
+times out after `smtp_timeout_seconds`, so that takes a process frozen for minutes). After a crash the duplicates are at most 3 x `send_concurrency`: one message
 in flight per connection, a full queue of results waiting for the recorder (bounded to
 `send_concurrency`, so senders wait when recording lags), and the group being committed
 (at most one queue's worth). `tests/email/test_dispatch_processes.py` kills a dispatcher with
