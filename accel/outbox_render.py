@@ -18,6 +18,7 @@ from accel.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_contex
 from calendars.email_rendering import SharedRenderer, render_email
 from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
 from calendars.invitations import ItipMethod, build_itip
+from calendars.local_time import same_wall_clock
 from calendars.mime import message_bytes
 from calendars.timeline_types import uid_for
 from models.enums import RecordStatus
@@ -150,7 +151,7 @@ def render_row(
         # invitation, update or cancellation after the dispatcher was down past the start.
         raise ObsoleteMessageError("the session had started before the message could be sent")
     language = person.language
-    shown = _shown_session(row, session, language)
+    shown = _shown_session(row, session, language, person.timezone)
     context = {
         "recipient": {"name": person.name, "timezone": person.timezone},
         "sender": {
@@ -213,17 +214,34 @@ def _render_notice(
     return RenderedMessage(sender_email, row.email, subject, data)
 
 
-def _shown_session(row: Any, session: Any, language: str) -> dict[str, Any]:
+def _shown_session(row: Any, session: Any, language: str, recipient_zone: str) -> dict[str, Any]:
     announced = row.kind in CALENDAR_KINDS and row.starts_at is not None
+    starts_at = row.starts_at if announced else session.starts_at
+    ends_at = row.ends_at if announced else session.ends_at
     return {
         "title": _localized(session.title, language),
         "description": _localized(session.description, language) if session.description else None,
-        "starts_at": row.starts_at if announced else session.starts_at,
-        "ends_at": row.ends_at if announced else session.ends_at,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
         "location": (row.location or "") if announced else session.location,
         "meeting_url": session.meeting_url,
         "interpreted": session.language is None,  # English with simultaneous interpretation
+        # In person (no meeting link): the venue's clock too, for those travelling there,
+        # when it differs from the recipient's.
+        "venue_timezone": venue_timezone(session, starts_at, ends_at, recipient_zone),
     }
+
+
+def venue_timezone(
+    session: Any, starts_at: dt.datetime, ends_at: dt.datetime, recipient_zone: str
+) -> str | None:
+    """The zone of an in-person session's venue, when its clock differs from the recipient's."""
+    if session.meeting_url is not None:
+        return None
+    if same_wall_clock(session.timezone, recipient_zone, starts_at, ends_at):
+        return None
+    zone: str = session.timezone
+    return zone
 
 
 def _calendar(

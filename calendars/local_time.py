@@ -255,6 +255,18 @@ def format_local_span(
     )
 
 
+def same_wall_clock(zone: str, other: str, *instants: dt.datetime) -> bool:
+    """Whether the two zones show the same local time at each of `instants`.
+
+    >>> june = dt.datetime(2024, 6, 26, 22, tzinfo=dt.UTC)
+    >>> same_wall_clock("America/Santiago", "America/New_York", june)  # both UTC−4 in June
+    True
+    >>> same_wall_clock("America/Mexico_City", "America/New_York", june)
+    False
+    """
+    return all(_local(i, zone).utcoffset() == _local(i, other).utcoffset() for i in instants)
+
+
 def _local(instant: dt.datetime, zone: str) -> dt.datetime:
     # A naive datetime would be read in the host's zone: refuse it rather than guess.
     if instant.tzinfo is None or instant.utcoffset() is None:

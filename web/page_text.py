@@ -10,6 +10,7 @@ PageText = dict[str, str]
 
 _EN: Final[PageText] = {
     "lang": "en",
+    "brand": "City Data Alliance Accelerator",
     "person_title": "Your Accelerator calendar",
     "city_title": "{city}: the team's Accelerator calendar",
     "greeting": "Hello, {name}.",
@@ -45,8 +46,9 @@ _EN: Final[PageText] = {
 
 _ES: Final[PageText] = {
     "lang": "es",
-    "person_title": "Su calendario del Accelerator",
-    "city_title": "{city}: calendario del equipo en el Accelerator",
+    "brand": "Acelerador City Data Alliance",
+    "person_title": "Su calendario del Acelerador",
+    "city_title": "{city}: calendario del equipo en el Acelerador",
     "greeting": "Hola, {name}.",
     "times_in": "Zona horaria: {zone}",
     "next_sessions": "Próximas sesiones",
@@ -80,8 +82,9 @@ _ES: Final[PageText] = {
 
 _PT: Final[PageText] = {
     "lang": "pt",
-    "person_title": "Sua agenda do Accelerator",
-    "city_title": "{city}: agenda da equipe no Accelerator",
+    "brand": "Acelerador City Data Alliance",
+    "person_title": "Sua agenda do Acelerador",
+    "city_title": "{city}: agenda da equipe no Acelerador",
     "greeting": "Olá, {name}.",
     "times_in": "Fuso horário: {zone}",
     "next_sessions": "Próximas sessões",

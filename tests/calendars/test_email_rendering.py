@@ -81,6 +81,7 @@ def session(**changes: Any) -> dict[str, Any]:
         "location": "Sala virtual del Acelerador",
         "meeting_url": "https://meet.example.org/cda-2024/santiago",
         "interpreted": False,
+        "venue_timezone": None,
     }
     return values | changes
 
@@ -243,6 +244,30 @@ def test_same_instant_in_three_languages() -> None:
     )
     assert "Tuesday, 10 September 2024, 09:00–10:00 (New York time, UTC−4)" in texts["en"]
     assert "inglés, con interpretación simultánea" in texts["es"]
+
+
+def test_in_person_sessions_also_give_the_venues_clock() -> None:
+    """The convening in Baltimore: a mayor from Santiago reads her own time and Baltimore's."""
+    convening = session(
+        starts_at=dt.datetime(2024, 6, 26, 22, tzinfo=UTC),  # 18:00 in Baltimore (UTC−4)
+        ends_at=dt.datetime(2024, 6, 28, 19, tzinfo=UTC),
+        location="Johns Hopkins University, Baltimore",
+        meeting_url=None,
+        venue_timezone="America/New_York",
+    )
+    labels = {"es": "Hora local del lugar", "pt": "Horário local do evento", "en": "At the venue"}
+    for language in LANGUAGES:
+        values = context("invitation", language) | {"session": convening}
+        email = render_email("invitation", language, values)
+        shown = [line for line in email.text.splitlines() if line.startswith(labels[language])]
+        assert len(shown) == 1 and labels[language] in email.html, email.text
+        without = render_email("invitation", language, context("invitation", language))
+        assert labels[language] not in without.text + without.html  # online: no venue clock
+    spanish = render_email("invitation", "es", context("invitation", "es") | {"session": convening})
+    assert (
+        "Hora local del lugar: miércoles 26 de junio de 2024, 18:00 – viernes 28 de junio de 2024, "
+        "15:00 (hora de Nueva York, UTC−4)"
+    ) in spanish.text
 
 
 def test_update_shows_the_previous_time_across_chiles_clock_change() -> None:

@@ -319,6 +319,7 @@ def test_a_rendered_invitation_survives_the_round_trip(language: str, zone: str,
             "location": "",
             "meeting_url": "https://meet.example.org/cda-2024/santiago",
             "interpreted": False,
+            "venue_timezone": None,
         },
     }
     rendered = render_email("invitation", language, context)

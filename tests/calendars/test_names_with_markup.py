@@ -53,6 +53,7 @@ def context(kind: str, inputs: LoadedInputs, recipient: Person) -> dict[str, Any
         "location": session.location,
         "meeting_url": session.meeting_url,
         "interpreted": True,
+        "venue_timezone": None,
     }
     due = dt.datetime(2024, 6, 12, 21, tzinfo=UTC)
     deliverable = {

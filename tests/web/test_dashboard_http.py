@@ -529,6 +529,8 @@ def test_a_personal_page_is_in_the_persons_zone_and_language(dashboard: LiveDash
     local = starts_at.astimezone(ZoneInfo("America/Santiago"))
     assert f"{local:%H:%M}" in item.group(1) and "hora de Santiago" in item.group(1)
     assert '<html lang="es">' in page and "Próximas sesiones" in page
+    assert "<title>Su calendario del Acelerador</title>" in page
+    assert "Acelerador City Data Alliance" in page and "Accelerator" not in page
     assert f'href="webcal://127.0.0.1:8000/calendars/{token}.ics"' in page
     assert f'value="http://127.0.0.1:8000/calendars/{token}.ics"' in page
     for app in ("Google Calendar", "Outlook", "Apple"):
