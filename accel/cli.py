@@ -25,7 +25,7 @@ from rich.table import Table
 
 from accel.database import DatabaseUnavailableError, open_engine
 from accel.inputs import LoadedInputs, load_inputs
-from accel.operations import apply_cohort, plan_cohort
+from accel.operations import apply_cohort, plan_cohort, with_overrides
 from accel.settings import Settings, default_cohort_file
 from calendars.reconcile import Plan
 from calendars.slots import to_local
@@ -159,9 +159,10 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
         )
         return
     if plan.is_empty:
-        out.print(f"{plan.cohort_id}: nothing to change.", markup=False)
+        out.print(f"{plan.cohort_id}: nothing to change at {_utc(plan.now)}.", markup=False)
     else:
-        table = Table(title=f"{escape(plan.cohort_id)}: {'applied' if applied else 'plan'}")
+        title = f"{escape(plan.cohort_id)}: {'applied' if applied else 'plan'} at {_utc(plan.now)}"
+        table = Table(title=title)
         table.add_column("city")
         table.add_column("changes")
         for city, counts in sorted(plan.counts_by_city().items()):
@@ -172,6 +173,28 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
         out.print(
             f"{len(plan.past_unchanged)} session(s) already started at --now are left as they were."
         )
+    if started := plan.added_already_started:
+        err.print(
+            f"warning: {len(started)} new session(s) had already started at {_utc(plan.now)}: "
+            "they are stored, but nobody is invited to them.",
+            markup=False,
+        )
+
+
+def refuse_a_finished_program(inputs: LoadedInputs, now: dt.datetime, given: str | None) -> None:
+    """Exit 2 when, at the real clock, every session has started: an `apply` would store the
+    whole program as past and invite nobody, and a later `apply --now` could not undo that."""
+    sessions = inputs.timeline.sessions
+    if given is not None or not sessions or any(s.starts_at > now for s in sessions):
+        return
+    last = max(s.starts_at for s in sessions)
+    err.print(
+        f"{inputs.cohort_file}: every session of {inputs.cohort.id} started by now "
+        f"({_utc(now)}; the last on {_utc(last)}): applying would invite nobody. "
+        "Pass --now to act at an earlier moment, e.g. --now 2024-05-01T13:00Z.",
+        markup=False,
+    )
+    raise typer.Exit(EXIT_INVALID_INPUT)
 
 
 @app.command()
@@ -189,6 +212,7 @@ def apply(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOptio
     """Write the plan in one transaction. Applying the same files twice changes nothing."""
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
+    refuse_a_finished_program(inputs, moment, now)
     with step("reconciling and writing in one transaction"):
         result = apply_cohort(engine_for(Settings()), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=True)
@@ -200,8 +224,11 @@ def timeline(
     cohort: CohortOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A city's whole timeline in its local time (sessions and deliverable deadlines)."""
-    inputs = load_or_exit(cohort)
+    """A city's whole timeline in its local time (sessions and deliverable deadlines), with
+    the operators' moves and cancellations stored in the database."""
+    files = load_or_exit(cohort)
+    with engine_for(Settings()).connect() as connection:
+        inputs = with_overrides(connection, files)
     found = next((c for c in inputs.cohort.cities if c.id == city), None)
     if found is None:
         ids = ", ".join(c.id for c in inputs.cohort.cities)
@@ -271,6 +298,8 @@ def timeline(
             f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], escape(row["title"])
         )
     out.print(table)
+    if inputs is not files:
+        out.print("Includes the operators' session moves and cancellations.", markup=False)
 
 
 def _utc(moment: dt.datetime) -> str:
@@ -302,6 +331,11 @@ from accel import cli_outbox  # noqa: E402
 
 app.add_typer(cli_outbox.outbox_app, name="outbox")
 app.command()(cli_outbox.dispatch)
+
+from accel import cli_checks  # noqa: E402
+
+app.command("check-deliverables")(cli_checks.check_deliverables_command)
+app.command("notify-decisions")(cli_checks.notify_decisions_command)
 
 from accel import cli_db  # noqa: E402
 

@@ -183,6 +183,13 @@ class Plan:
                 out.append(row)
         return out
 
+    @property
+    def added_already_started(self) -> list[SessionChange]:
+        """New sessions that start before `now`: stored, but nobody is invited to them."""
+        return [
+            s for s in self.sessions if s.action is Action.ADDED and s.starts_at <= self.now
+        ]
+
     def counts_by_city(self) -> dict[str, Counter[str]]:
         """`{city or "(cohort)": Counter({"session added": n, "invite": m, ...})}`."""
         table: dict[str, Counter[str]] = {}

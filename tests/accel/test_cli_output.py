@@ -47,7 +47,10 @@ def test_validate_prints_a_problem_quoting_markup_verbatim(markup_cohort: Path) 
     assert "😄" not in result.output
 
 
-def test_timeline_prints_the_city_name_verbatim(markup_cohort: Path, workspace: Path) -> None:
+def test_timeline_prints_the_city_name_verbatim(
+    markup_cohort: Path, workspace: Path, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACCEL_DATABASE_URL", sqlite_url)
     program = workspace / "programs" / "cda-accelerator.yaml"
     title = "[b]x[/b] :ok:"  # short: the table's columns are narrow at 80 characters
     _edit(program, "{en: Masterclass, es: Clase magistral,", f'{{en: "{title}", es: "{title}",')

@@ -1,0 +1,92 @@
+"""`accel check-deliverables` and `accel notify-decisions`: the daily flows' queuing, from cron.
+
+Each does what its Prefect task does (tasks/outbox_tasks.py): read the cohort, queue what is due
+at --now in one transaction, idempotently. `accel dispatch` sends what they queue. Registered on
+`accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Protocol
+
+import sqlalchemy as sa
+import typer
+
+from accel.cli import (
+    CohortOption,
+    JsonOption,
+    NowOption,
+    engine_for,
+    err,
+    load_or_exit,
+    out,
+    parse_now,
+    step,
+)
+from accel.inputs import LoadedInputs
+from accel.notices import check_deliverables, notify_decision_points
+from accel.settings import Settings
+from models.tables import SessionRecord
+
+SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+
+
+class QueueNotices(Protocol):
+    """`check_deliverables` or `notify_decision_points` from accel/notices.py."""
+
+    def __call__(
+        self, connection: sa.Connection, *, inputs: LoadedInputs, now: dt.datetime
+    ) -> Counter[str]: ...
+
+
+def _queue(
+    queue: QueueNotices, label: str, cohort: Path | None, now: str | None, *, as_json: bool
+) -> None:
+    """Queue with `queue` in one transaction and print the counts by kind."""
+    moment = parse_now(now)
+    inputs = load_or_exit(cohort)
+    with engine_for(Settings()).begin() as connection, step(label):
+        applied = connection.execute(
+            sa.select(SESSION.c.key).where(SESSION.c.cohort_id == inputs.cohort.id).limit(1)
+        ).first()
+        queued = dict(queue(connection, inputs=inputs, now=moment)) if applied else None
+    if queued is None:
+        err.print(f"{inputs.cohort.id}: nothing stored yet; run `accel apply` first.", markup=False)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps(dict(sorted(queued.items())), indent=2) + "\n")
+        return
+    at = f"{moment:%Y-%m-%d %H:%M} UTC"
+    if not queued:
+        out.print(f"{inputs.cohort.id}: nothing new to queue at {at}.", markup=False)
+        return
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(queued.items()))
+    out.print(
+        f"{inputs.cohort.id}: queued at {at}: {counts}; `accel dispatch` sends them.",
+        markup=False,
+    )
+
+
+def check_deliverables_command(
+    cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False
+) -> None:
+    """Queue the deliverable reminders, overdue notices and escalations due at --now.
+
+    As the daily check_deliverables flow: each notice once; `accel dispatch` sends them.
+    """
+    _queue(check_deliverables, "queuing due deliverable notices", cohort, now, as_json=as_json)
+
+
+def notify_decisions_command(
+    cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False
+) -> None:
+    """Queue each mayor's decision-point email whose moment has come at --now.
+
+    As the daily notify_decision_points flow: each email once; `accel dispatch` sends them.
+    """
+    _queue(notify_decision_points, "queuing decision-point emails", cohort, now, as_json=as_json)
