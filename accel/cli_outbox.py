@@ -1,4 +1,4 @@
-"""The `accel outbox` and `accel dispatch` commands: see the queue, retry, send what is due.
+"""The `accel outbox` and `accel dispatch` commands: see the queue, list, retry, send what is due.
 
 Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
 """
@@ -6,6 +6,7 @@ Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from typing import Annotated
@@ -15,16 +16,40 @@ from rich.markup import escape
 from rich.table import Table
 
 from accel.cli import JsonOption, NowOption, engine_for, err, out, parse_now
-from accel.dispatcher import outbox_counts, retry_failed, send_due_messages
+from accel.dispatcher import (
+    cancelled_by,
+    outbox_counts,
+    outbox_messages,
+    retry_failed,
+    send_due_messages,
+    worker_name,
+)
 from accel.senders import FileSender, make_sender
 from accel.settings import Settings
-from models.outbox import MessageStatus
+from models.outbox import MessageKind, MessageStatus
 
 outbox_app: typer.Typer = typer.Typer(  # annotated: cli.py imports this module back
-    help="The queue of emails: counts by status, kind and city; retry a failed one.",
+    help="The queue of emails: counts by status, kind and city; list messages; retry a failed one.",
     invoke_without_command=True,
 )
 STATUSES = [s.value for s in MessageStatus]
+ERROR_SHOWN = 60  # characters of a message's last error in the `outbox list` table
+LIST_HINT = "`accel outbox list` shows them, `accel outbox retry ID` sends one again"
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """`2024-05-01T09:30:00Z`: whole seconds, in UTC."""
+    return moment.astimezone(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def one_line(text: str, width: int) -> str:
+    """`text` on one line (a multi-line SMTP reply joined), cut to `width` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @outbox_app.callback()
@@ -57,14 +82,83 @@ def outbox(ctx: typer.Context, as_json: JsonOption = False) -> None:
             row = (str(tables[by].get((what, s), "")) for s in STATUSES)
             table.add_row(escape(str(what)), *row)
         out.print(table)
+    if failed := totals[MessageStatus.FAILED.value]:
+        out.print(f"{failed} failed: {LIST_HINT}.", markup=False)
+
+
+@outbox_app.command("list")
+def list_messages(
+    status: Annotated[
+        MessageStatus, typer.Option("--status", help="Messages in this state.")
+    ] = MessageStatus.FAILED,
+    kind: Annotated[MessageKind | None, typer.Option("--kind", help="Only this kind.")] = None,
+    city: Annotated[str | None, typer.Option("--city", help="Only this city's (its id).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Show at most this many.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """One line per message, by send time: id, kind, city, recipient, send_at, attempts, error.
+
+    The id is what `accel outbox retry` takes; --json gives the last error whole.
+    """
+    with engine_for(Settings()).connect() as connection:
+        rows, total = outbox_messages(
+            connection,
+            status=status.value,
+            kind=None if kind is None else kind.value,
+            city=city,
+            limit=limit,
+        )
+    if as_json:
+        document = {
+            "status": status.value,
+            "total": total,
+            "messages": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "city": r.city_id,
+                    "email": r.email,
+                    "send_at": r.send_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+                    "attempts": r.attempts,
+                    "last_error": r.last_error,
+                }
+                for r in rows
+            ],
+        }
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    if not rows:
+        out.print(f"No {status.value} messages.", markup=False)
+        return
+    # Plain aligned columns, never cut or dropped for the terminal's width: ids and addresses
+    # are copied from here.
+    lines = [["id", "kind", "city", "email", "send_at (UTC)", "attempts", "last error"]]
+    for r in rows:
+        error = "" if r.last_error is None else one_line(r.last_error, ERROR_SHOWN)
+        city_id = "(cohort)" if r.city_id is None else r.city_id
+        when = utc_iso(r.send_at)
+        lines.append([str(r.id), r.kind, city_id, r.email, when, str(r.attempts), error])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
+    for line in lines:
+        cells = [cell.ljust(w) for cell, w in zip(line, widths, strict=False)]
+        out.print("  ".join([*cells, line[-1]]).rstrip(), markup=False)
+    if total > len(rows):
+        out.print(
+            f"... and {total - len(rows):,} more ({total:,} in all): raise --limit.", markup=False
+        )
 
 
 @outbox_app.command("retry")
 def retry(
-    message: Annotated[int, typer.Argument(help="The message id (see `accel outbox`).")],
+    message: Annotated[
+        int, typer.Argument(help="The message id: `accel outbox list` shows the failed ones.")
+    ],
     now: NowOption = None,
 ) -> None:
-    """Send a failed message again: back to pending, due now, its error cleared."""
+    """Send a failed message again: back to pending, due now, its error cleared.
+
+    `accel outbox list` shows the failed messages with their ids and errors.
+    """
     moment = parse_now(now)
     with engine_for(Settings()).begin() as connection:
         problem = retry_failed(connection, message=message, now=moment)
@@ -83,6 +177,7 @@ def dispatch(
     settings = Settings()
     engine = engine_for(settings)
     sender = make_sender(settings)
+    worker = worker_name()
     where = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         if not isinstance(sender, FileSender)
@@ -92,17 +187,29 @@ def dispatch(
     async def run() -> None:
         try:
             report = await send_due_messages(
-                engine, now=moment, sender=sender, settings=settings, limit=limit
+                engine, now=moment, sender=sender, settings=settings, limit=limit, worker=worker
             )
         finally:
             await sender.aclose()
         out.print(
-            f"to {where}: {report.sent} sent, {report.failed} failed, {report.retried} to retry, "
-            f"{report.cancelled} cancelled, {report.deferred} deferred, "
-            f"{report.reclaimed} reclaimed from a stopped dispatcher.",
+            f"dispatched as of {utc_iso(moment)} to {where}: {report.sent} sent, "
+            f"{report.failed} failed, {report.retried} to retry, {report.cancelled} cancelled, "
+            f"{report.deferred} deferred, {report.reclaimed} reclaimed from a stopped dispatcher.",
             markup=False,
         )
         for reply, n in report.errors.most_common(5):
             err.print(f"{n} × {reply}", markup=False)
+        if report.failed:
+            err.print(f"{plural(report.failed, 'message')} failed: {LIST_HINT}.", markup=False)
+        if report.cancelled:
+            # Said, not just counted: an old database dispatched at the clock cancels nearly all.
+            with engine.connect() as connection:
+                reasons = cancelled_by(connection, worker=worker)
+            why = "; ".join(f"{n} × {reason}" for reason, n in reasons.most_common())
+            err.print(
+                f"{plural(report.cancelled, 'message')} cancelled, their purpose gone as of "
+                f"{utc_iso(moment)}: {why} (use --now to dispatch as of an earlier moment).",
+                markup=False,
+            )
 
     asyncio.run(run())

@@ -529,3 +529,45 @@ def retry_failed(connection: sa.Connection, *, message: int, now: dt.datetime) -
         )
     )
     return None
+
+
+def outbox_messages(
+    connection: sa.Connection,
+    *,
+    status: str,
+    kind: str | None = None,
+    city: str | None = None,
+    limit: int,
+) -> tuple[Sequence[Any], int]:
+    """The first `limit` messages in `status` (of `kind`, for `city`) by send_at and id, and
+    how many match in all."""
+    where = [OUTBOX.c.status == status]
+    if kind is not None:
+        where.append(OUTBOX.c.kind == kind)
+    if city is not None:
+        where.append(OUTBOX.c.city_id == city)
+    columns = ("id", "kind", "city_id", "email", "send_at", "attempts", "last_error")
+    query = (
+        sa.select(*(OUTBOX.c[c] for c in columns))
+        .where(*where)
+        .order_by(OUTBOX.c.send_at, OUTBOX.c.id)
+    )
+    rows = connection.execute(query.limit(limit)).all()
+    total = connection.execute(
+        sa.select(sa.func.count()).select_from(OUTBOX).where(*where)
+    ).scalar_one()
+    return rows, total
+
+
+def cancelled_by(connection: sa.Connection, *, worker: str) -> Counter[str]:
+    """Why the messages the dispatcher `worker` cancelled lost their purpose: reason -> messages.
+
+    A cancelled row keeps the claim it was cancelled under, `<worker>:<batch>`.
+    """
+    claimed = OUTBOX.c.claimed_by.startswith(f"{worker}:", autoescape=True)
+    query = (
+        sa.select(OUTBOX.c.last_error, sa.func.count())
+        .where(OUTBOX.c.status == CANCELLED.value, claimed)
+        .group_by(OUTBOX.c.last_error)
+    )
+    return Counter({why or "(no reason recorded)": n for why, n in connection.execute(query)})
