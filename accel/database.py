@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,11 +24,34 @@ def make_engine(url: str) -> sa.Engine:
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
             cursor = connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA journal_mode=WAL")
+            _use_wal(cursor)
             cursor.close()
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+SQLITE_BUSY_SECONDS = 30.0  # as the connections' own busy timeout
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch a SQLite file to write-ahead logging (once: the mode is kept in the file).
+
+    Switching needs the file to itself, and SQLite answers "database is locked" at once
+    rather than waiting its busy timeout when another process holds it: processes opening a
+    new file together (workers starting) then retry for up to SQLITE_BUSY_SECONDS.
+    """
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_SECONDS
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 class DatabaseUnavailableError(Exception):
