@@ -134,7 +134,8 @@ def timeline_svg(
 
 
 def legend_svg(kinds: Sequence[str], statuses: Sequence[str]) -> str:
-    """Swatches for session kinds (bars) and deadline statuses (diamonds), in one line."""
+    """Swatches for session kinds (bars) on one line and deadline statuses (diamonds) below:
+    as one line it was wider than a 1280-pixel window's card, and its end was cut off."""
     parts: list[str] = []
     x = 4.0
     for kind in kinds:
@@ -145,19 +146,20 @@ def legend_svg(kinds: Sequence[str], statuses: Sequence[str]) -> str:
             f'<text x="{_f(x + 19)}" y="15">{escape(label)}</text></g>'
         )
         x += 34 + LEGEND_CHAR_WIDTH * len(label)
-    x += 14
+    widest = x
+    x = 4.0
     for status in statuses:
         label = STATUS_LABELS.get(status, status)
         parts.append(
             f'<g class="legend-status" data-status="{escape(status)}">'
-            f"{_diamond(x + 6, 11, status)}"
-            f'<text x="{_f(x + 16)}" y="15">{escape(label)}</text></g>'
+            f"{_diamond(x + 6, 33, status)}"
+            f'<text x="{_f(x + 16)}" y="37">{escape(label)}</text></g>'
         )
         x += 32 + LEGEND_CHAR_WIDTH * len(label)
-    width = int(x) + 4
+    width = int(max(widest, x)) + 4
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="legend" role="img" '
-        f'aria-label="Legend" viewBox="0 0 {width} 22" width="{width}" height="22" '
+        f'aria-label="Legend" viewBox="0 0 {width} 44" width="{width}" height="44" '
         f'font-family="{escape(FONT)}" font-size="12">' + "".join(parts) + "</svg>"
     )
 

@@ -189,3 +189,14 @@ def test_the_legend_names_every_kind_and_status() -> None:
     assert kinds == list(KIND_COLOURS) and statuses == list(STATUS_COLOURS)
     texts = [t.text for t in legend.iter("{http://www.w3.org/2000/svg}text")]
     assert "Mayor check-in" in texts and "Due soon" in texts
+    # Kinds on one line, statuses on the next: narrow enough for the card of a 1280-pixel
+    # window (about 1190 pixels inside), where one line was cut off after "Cance".
+    assert int(legend.get("width", "0")) <= 800
+    kind_rows = {t.get("y") for g in legend.findall("svg:g[@class='legend-kind']", NS) for t in g}
+    status_rows = {
+        t.get("y")
+        for g in legend.findall("svg:g[@class='legend-status']", NS)
+        for t in g
+        if t.tag.endswith("text")
+    }
+    assert len(status_rows) == 1 and status_rows.isdisjoint(kind_rows)
