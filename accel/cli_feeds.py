@@ -59,8 +59,10 @@ def _subjects(connection: sa.Connection, inputs: LoadedInputs) -> dict[FeedSubje
 
 def _print_url(base_url: str, subject: FeedSubject, name: str, token: str) -> None:
     url, webcal = feed_urls(base_url, token)
+    # The same secret opens the person's or the team's page (`accel web`), in their language.
+    page = f"{base_url.rstrip('/')}/{'me' if subject.subject_type == 'person' else 'city'}/{token}"
     out.print(f"{subject.subject_type} {subject.subject} ({name})", markup=False)
-    out.print(f"  {url}\n  {webcal}", markup=False)
+    out.print(f"  {url}\n  {webcal}\n  page: {page}", markup=False)
 
 
 @feeds_app.callback()

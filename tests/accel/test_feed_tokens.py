@@ -121,6 +121,9 @@ def test_feeds_command_shows_new_urls_once_and_rotate_replaces_one(
     urls = re.findall(r"https://cal\.example\.org/calendars/([\w-]+)\.ics", first.stdout)
     webcals = re.findall(r"webcal://cal\.example\.org/calendars/([\w-]+)\.ics", first.stdout)
     assert len(urls) == 18 and webcals == urls  # 15 people and 3 cities
+    pages = re.findall(r"page: https://cal\.example\.org/(me|city)/([\w-]+)$", first.stdout, re.M)
+    assert [token for _, token in pages] == urls  # the same secret opens the page
+    assert sorted(kind for kind, _ in pages) == ["city"] * 3 + ["me"] * 15
     second = runner.invoke(app, ["feeds", *cohort])
     assert "calendars/" not in second.stdout
     assert "0 new feed URL(s), 18 existing" in second.stdout
