@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from models.cohort_file import Cohort
 from models.enums import Scope, SessionKind
+from models.file_types import SLUG_PATTERN
 from models.problems import InvalidInputError, Problem, Severity, format_place
 from models.program_file import Program
 from models.scenario_file import Scenario
@@ -31,7 +32,11 @@ def _validation_problems(error: ValidationError, doc: YamlDocument) -> list[Prob
     for item in items[:MAX_PROBLEMS]:
         location = tuple(item["loc"])
         path = _file_path(doc.data, location)
-        message = _FRIENDLY.get(item["type"]) or str(item["msg"]).removeprefix("Value error, ")
+        message = (
+            _FRIENDLY.get(item["type"])
+            or _plain_words(item)
+            or str(item["msg"]).removeprefix("Value error, ")
+        )
         if item["type"] == "missing" and path and path[-1] in ("mayor", "coach"):
             message = f"missing: every city needs a {path[-1]}"
         elif item["type"] == "enum":
@@ -44,6 +49,29 @@ def _validation_problems(error: ValidationError, doc: YamlDocument) -> list[Prob
         more = len(items) - MAX_PROBLEMS
         problems.append(Problem(doc.file, "", f"{more:,} more problems not shown: fix these first"))
     return problems
+
+
+_DATE_ERRORS = {"date_parsing", "date_from_datetime_parsing", "date_from_datetime_inexact"}
+_TIME_ERRORS = {"time_parsing", "time_type"}
+
+
+def _plain_words(item: Any) -> str | None:
+    """An operator's words for what pydantic reports in its own (regex patterns, parsers).
+
+    >>> _plain_words({"type": "string_pattern_mismatch", "input": "Carla",
+    ...               "ctx": {"pattern": SLUG_PATTERN}})
+    "'Carla' is not an id: use lowercase letters, digits and dashes (e.g. buenos-aires)"
+    >>> _plain_words({"type": "date_from_datetime_parsing", "input": "2024-6-26"})
+    "'2024-6-26' is not a date: write YYYY-MM-DD (e.g. 2024-06-26)"
+    """
+    kind, given = item["type"], item.get("input")
+    if kind == "string_pattern_mismatch" and item.get("ctx", {}).get("pattern") == SLUG_PATTERN:
+        return f"{given!r} is not an id: use lowercase letters, digits and dashes (e.g. buenos-aires)"
+    if kind in _DATE_ERRORS:
+        return f"{given!r} is not a date: write YYYY-MM-DD (e.g. 2024-06-26)"
+    if kind in _TIME_ERRORS:
+        return f"{given!r} is not a time of day: write HH:MM, 24-hour (e.g. 09:30)"
+    return None
 
 
 def _natural(place: str) -> list[str | int]:
@@ -240,7 +268,8 @@ def check_cohort(cohort: Cohort, program: Program, file: str) -> list[Problem]:
         if not low <= len(city.team) <= high:
             add(
                 ("cities", i, "team"),
-                f"the senior team has {len(city.team)} people; it must have {low} to {high}",
+                f"the senior team has {len(city.team)} "
+                f"{'person' if len(city.team) == 1 else 'people'}; it must have {low} to {high}",
             )
         claim(city.mayor.email, ("cities", i, "mayor", "email"))
         if city.mayor.substitute is not None and no_substitutes:

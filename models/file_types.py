@@ -13,7 +13,8 @@ from pydantic import AfterValidator, BeforeValidator, PlainSerializer, StringCon
 from models.enums import Language
 from models.timezones import UnknownTimeZoneError, load_zone
 
-Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"  # ids: lowercase letters, digits and dashes
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 """An identifier that is safe in file names, URLs and iCalendar UIDs."""
 
 

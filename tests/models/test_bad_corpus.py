@@ -62,6 +62,7 @@ CASES = [
     cohort("missing-organizer", "organizer: missing (required)"),
     cohort("missing-cohort-key", "cohort: missing (required)"),
     cohort("unknown-coach", "unknown coach 'zoe'"),
+    cohort("coach-not-an-id", "cities[1].coach: 'Bruno' is not an id: use lowercase letters"),
     cohort("unknown-role", "unknown role 'astrologer'"),
     cohort("unknown-language", "cities[1].language: unknown language 'fr'"),
     cohort("unknown-keys", "notes: unknown key", "cities[1].timezon: unknown key"),
@@ -113,10 +114,10 @@ CASES = [
     cohort("name-bidi-override", "organizer.name: may not contain line breaks or control"),
     cohort("email-header-injection", "cities[0].team[1].email: not an email address"),
     cohort("email-with-markup", "cities[0].team[1].email: not an email address"),
-    cohort("template-in-id", "cities[0].id: String should match pattern"),
+    cohort("template-in-id", "cities[0].id: '{{ 7*7 }}' is not an id"),
     # -- the `program:` key --------------------------------------------------------------------
     cohort("wrong-program-key", "program: no program 'cda-accelerater'"),
-    cohort("program-path-traversal", "program: String should match pattern"),
+    cohort("program-path-traversal", "program: '../../../etc/passwd' is not an id"),
     # -- program files -------------------------------------------------------------------------
     program("window-ends-before-start", "ends: the program ends (2024-05-29) before it starts"),
     program(
@@ -144,6 +145,7 @@ CASES = [
     program("id-mismatch", "names program 'id-mismatch'", blames_cohort=True),
     program("unknown-zone", "timezone: unknown time zone 'America/Baltimore'"),
     program("impossible-time", "sessions[0].at.start_time: not a time of day '25:00'"),
+    program("date-not-iso", "default_anchor.date: '2024-6-26' is not a date: write YYYY-MM-DD"),
     program("convening-ends-before-start", "sessions[0].at: the session ends before it starts"),
     program(
         "overflowing-durations",

@@ -143,3 +143,13 @@ def test_program_rules_that_span_the_file() -> None:
     assert any("decision_point: unknown decision point 'nowhere'" in m for m in messages)
     assert any("due 2031-01-01 is outside the program window" in m for m in messages)
     assert any("needs exactly one mayor_checkin" in m for m in messages)
+
+
+def test_plain_words_doctests() -> None:
+    """The examples in models/file_loading.py (pydantic's reports in an operator's words)."""
+    import doctest
+
+    from models import file_loading
+
+    result = doctest.testmod(file_loading)
+    assert result.attempted > 0 and result.failed == 0
