@@ -59,12 +59,22 @@ def localized(text: dict[Language, str], language: Language) -> str:
 
 
 def _check_zone(name: str) -> str:
+    """An IANA zone named for a place (America/New_York), or UTC.
+
+    Abbreviations and fixed offsets (EST, EST5EDT, Etc/GMT+5) exist in the database for old
+    software; EST never changes its clock, so a city given it would be an hour off all summer.
+    """
     try:
         load_zone(name)
     except UnknownTimeZoneError:
         raise ValueError(
             f"unknown time zone {name!r} (use an IANA name such as America/Santiago)"
         ) from None
+    if name != "UTC" and ("/" not in name or (name.startswith("Etc/") and name != "Etc/UTC")):
+        raise ValueError(
+            f"{name!r} is a legacy zone name, not a place: use an IANA name such as "
+            "America/New_York (it follows the clock changes)"
+        )
     return name
 
 

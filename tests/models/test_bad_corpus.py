@@ -76,6 +76,7 @@ CASES = [
     cohort("javascript-url", "virtual_meeting.base_url: URL scheme should be 'http' or 'https'"),
     # -- zones, dates and times ----------------------------------------------------------------
     cohort("unknown-timezone", "unknown time zone 'America/Atlantis'"),
+    cohort("legacy-zone", "cities[2].timezone: 'EST' is a legacy zone name, not a place"),
     cohort(
         "unknown-zone-coach",
         "coaches[1].timezone: unknown time zone 'Mars/Olympus_Mons'",
