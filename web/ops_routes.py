@@ -120,6 +120,8 @@ def ops_router(dashboard: Dashboard) -> APIRouter:
             chosen_kinds=wanted_kinds,
             shown=len(rows),
             window=(start, end - dt.timedelta(days=1)),  # the last month shown
+            # The dashed "today" line is drawn only inside the chart: say where now is instead.
+            now_outside=None if start <= now <= end else ("before" if now < start else "after"),
         )
 
     @router.get("/ops/")

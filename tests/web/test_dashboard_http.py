@@ -116,8 +116,8 @@ def start_dashboard(
         }
     with ExitStack() as stack:
 
-        def start(**settings: Any) -> LiveDashboard:
-            app = create_app(operator_settings(**settings), engine=sqlite_engine, clock=lambda: NOW)
+        def start(now: dt.datetime = NOW, **settings: Any) -> LiveDashboard:
+            app = create_app(operator_settings(**settings), engine=sqlite_engine, clock=lambda: now)
             url = stack.enter_context(serving(app))
             return LiveDashboard(url, sqlite_engine, small, tokens)
 
@@ -344,6 +344,7 @@ def test_the_timeline_has_a_row_per_city_and_filters(dashboard: LiveDashboard) -
         page = client.get("/ops/").text
         assert set(re.findall(r'<g class="row" data-city="([^"]+)"', page)) == set(cities)
         assert 'class="today"' in page and 'class="legend"' in page
+        assert "now-outside" not in page
         assert f'href="/ops/cities/santiago?cohort={COHORT}"' in page
 
         one = client.get("/ops/", params={"city": "santiago"}).text
@@ -353,6 +354,17 @@ def test_the_timeline_has_a_row_per_city_and_filters(dashboard: LiveDashboard) -
         assert kinds == {"masterclass"}
         assert set(re.findall(r'<g class="row" data-city="([^"]+)"', masterclasses)) == set(cities)
         assert client.get("/ops/cohorts/no-such-cohort").status_code == 404
+
+
+def test_the_timeline_says_where_now_is_when_it_is_outside_the_chart(
+    start_dashboard: Callable[..., LiveDashboard],
+) -> None:
+    later = start_dashboard(now=dt.datetime(2026, 11, 24, 12, tzinfo=dt.UTC))
+    with later.client() as client:
+        later.login(client)
+        page = client.get("/ops/").text
+    assert 'class="today"' not in page
+    assert "Now (2026-11-24) is after the months shown" in page
 
 
 def test_the_deliverables_matrix_sorts_by_city_and_by_status(dashboard: LiveDashboard) -> None:
