@@ -17,12 +17,10 @@ from rich.table import Table
 
 from accel.cli import JsonOption, NowOption, engine_for, err, out, parse_now
 from accel.dispatcher import (
-    cancelled_by,
     outbox_counts,
     outbox_messages,
     retry_failed,
     send_due_messages,
-    worker_name,
 )
 from accel.senders import FileSender, make_sender
 from accel.settings import Settings
@@ -177,7 +175,6 @@ def dispatch(
     settings = Settings()
     engine = engine_for(settings)
     sender = make_sender(settings)
-    worker = worker_name()
     where = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         if not isinstance(sender, FileSender)
@@ -187,7 +184,7 @@ def dispatch(
     async def run() -> None:
         try:
             report = await send_due_messages(
-                engine, now=moment, sender=sender, settings=settings, limit=limit, worker=worker
+                engine, now=moment, sender=sender, settings=settings, limit=limit
             )
         finally:
             await sender.aclose()
@@ -203,9 +200,8 @@ def dispatch(
             err.print(f"{plural(report.failed, 'message')} failed: {LIST_HINT}.", markup=False)
         if report.cancelled:
             # Said, not just counted: an old database dispatched at the clock cancels nearly all.
-            with engine.connect() as connection:
-                reasons = cancelled_by(connection, worker=worker)
-            why = "; ".join(f"{n} × {reason}" for reason, n in reasons.most_common())
+            reasons = report.cancelled_because.most_common()
+            why = "; ".join(f"{n} × {reason}" for reason, n in reasons)
             err.print(
                 f"{plural(report.cancelled, 'message')} cancelled, their purpose gone as of "
                 f"{utc_iso(moment)}: {why} (use --now to dispatch as of an earlier moment).",

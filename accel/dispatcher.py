@@ -89,6 +89,7 @@ class DispatchReport:
     deferred: int = 0  # back to pending untried: the server could not be reached
     reclaimed: int = 0  # taken over from a dispatcher whose lease ran out
     errors: Counter[str] = field(default_factory=Counter)  # reply -> messages
+    cancelled_because: Counter[str] = field(default_factory=Counter)  # reason -> messages
 
 
 @dataclass(frozen=True)
@@ -455,6 +456,7 @@ class _Pass:
                 report.failed += 1
             elif outcome.status is CANCELLED:
                 report.cancelled += 1
+                report.cancelled_because[outcome.reply or "(no reason recorded)"] += 1
             elif outcome.attempted:
                 report.retried += 1
             else:
@@ -558,16 +560,3 @@ def outbox_messages(
     ).scalar_one()
     return rows, total
 
-
-def cancelled_by(connection: sa.Connection, *, worker: str) -> Counter[str]:
-    """Why the messages the dispatcher `worker` cancelled lost their purpose: reason -> messages.
-
-    A cancelled row keeps the claim it was cancelled under, `<worker>:<batch>`.
-    """
-    claimed = OUTBOX.c.claimed_by.startswith(f"{worker}:", autoescape=True)
-    query = (
-        sa.select(OUTBOX.c.last_error, sa.func.count())
-        .where(OUTBOX.c.status == CANCELLED.value, claimed)
-        .group_by(OUTBOX.c.last_error)
-    )
-    return Counter({why or "(no reason recorded)": n for why, n in connection.execute(query)})
