@@ -113,10 +113,7 @@ def build_itip(
         raise ValueError(f"event {event.uid!r}: an invitation needs at least one attendee")
     frame = _frame(method, event, organizer, dtstamp, prodid)
     if frame is None:  # not seen to be splittable: build it whole
-        build = build_request if method == "REQUEST" else build_cancel
-        return build(
-            event, organizer=organizer, attendees=attendees, dtstamp=dtstamp, prodid=prodid
-        )
+        return _build(method, event, organizer, attendees, dtstamp, prodid, _serialized)
     head, tail = frame
     return b"".join([head, *(_attendee_line(method, a) for a in attendees), tail])
 
