@@ -9,9 +9,12 @@ time of `sync_cohort` at 1,000 cities (see bench/bench_flows.py). A path costs n
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
@@ -37,33 +40,39 @@ def read_cohort(cohort_file: str) -> LoadedInputs:
     return load_inputs(Path(cohort_file))
 
 
-@task(
-    cache_policy=NO_CACHE,
-    persist_result=False,
-    retries=2,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_unless_invalid_input,
-)
-def reconcile_task(cohort_file: str, now: dt.datetime, dry_run: bool) -> Plan:
-    """Read the files, then plan (dry run) or apply in one transaction; idempotent."""
-    inputs = read_cohort(cohort_file)
+@contextmanager
+def app_database() -> Iterator[sa.Engine]:
+    """The configured database at the newest schema, for one task run; disposed after it."""
     engine = make_engine(Settings().database_url.get_secret_value())
     try:
         create_schema(engine)
-        if dry_run:
-            return plan_cohort(engine, inputs, now=now)
-        return apply_cohort(engine, inputs, now=now)
+        yield engine
     finally:
         engine.dispose()
 
 
-@task(
+# The tasks that read the files and write the database: two retries for database hiccups,
+# none for invalid files.
+database_task = task(
     cache_policy=NO_CACHE,
     persist_result=False,
     retries=2,
     retry_delay_seconds=RETRY_DELAYS,
     retry_condition_fn=retry_unless_invalid_input,
 )
+
+
+@database_task
+def reconcile_task(cohort_file: str, now: dt.datetime, dry_run: bool) -> Plan:
+    """Read the files, then plan (dry run) or apply in one transaction; idempotent."""
+    inputs = read_cohort(cohort_file)
+    with app_database() as engine:
+        if dry_run:
+            return plan_cohort(engine, inputs, now=now)
+        return apply_cohort(engine, inputs, now=now)
+
+
+@database_task
 def override_task(
     cohort_file: str,
     now: dt.datetime,
@@ -75,10 +84,8 @@ def override_task(
 ) -> Plan:
     """Store the move or cancellation and apply it with its updates, in one go (idempotent)."""
     inputs = read_cohort(cohort_file)
-    engine = make_engine(Settings().database_url.get_secret_value())
-    try:
-        create_schema(engine)
-        shift = dt.timedelta(minutes=shift_minutes) if shift_minutes is not None else None
+    shift = dt.timedelta(minutes=shift_minutes) if shift_minutes is not None else None
+    with app_database() as engine:
         return override_sessions(
             engine,
             inputs,
@@ -89,5 +96,3 @@ def override_task(
             cancel=cancel,
             reason=reason,
         )
-    finally:
-        engine.dispose()
