@@ -46,20 +46,23 @@ def calendar_bytes(method: str | None = "REQUEST", *, summary: str = "Sesión de
     return data
 
 
+# A Spanish invitation's fields, without its calendar.
+MESSAGE: dict[str, Any] = {
+    "sender_name": "GovEx City Data Alliance",
+    "sender_email": "accelerator@govex.example.org",
+    "reply_to": "help@govex.example.org",
+    "to_name": "Camila Soto",
+    "to_email": "c.soto@santiago.example.org",
+    "subject": "Invitación: Sesión de coaching — martes 10 de septiembre de 2024",
+    "text": "Hola, Camila Soto:\n\nLe invitamos a la sesión.\n",
+    "html": "<p>Hola, Camila Soto:</p>\n<p>Le invitamos a la sesión.</p>\n",
+    "message_id": make_message_id("invitation/santiago/coaching-3/c.soto", DOMAIN),
+    "date": DATE,
+}
+
+
 def build(**changes: Any) -> EmailMessage:
-    values: dict[str, Any] = {
-        "sender_name": "GovEx City Data Alliance",
-        "sender_email": "accelerator@govex.example.org",
-        "reply_to": "help@govex.example.org",
-        "to_name": "Camila Soto",
-        "to_email": "c.soto@santiago.example.org",
-        "subject": "Invitación: Sesión de coaching — martes 10 de septiembre de 2024",
-        "text": "Hola, Camila Soto:\n\nLe invitamos a la sesión.\n",
-        "html": "<p>Hola, Camila Soto:</p>\n<p>Le invitamos a la sesión.</p>\n",
-        "message_id": make_message_id("invitation/santiago/coaching-3/c.soto", DOMAIN),
-        "date": DATE,
-    }
-    return build_message(**(values | changes))
+    return build_message(**(MESSAGE | changes))
 
 
 def parse(message: EmailMessage) -> EmailMessage:
