@@ -81,9 +81,7 @@ def build_message(
     references: Sequence[str] = (),
 ) -> EmailMessage:
     """One message, ready for SMTP. `calendar_method` defaults to the calendar's METHOD line."""
-    if date.tzinfo is None or date.utcoffset() is None:
-        raise ValueError("the Date header needs an aware datetime")
-    method = _calendar_method(calendar, calendar_method)
+    method = _checked(date, calendar, calendar_method)
 
     message = EmailMessage(policy=email.policy.SMTP)
     message["From"] = _address(sender_name, sender_email)
@@ -138,9 +136,7 @@ def message_bytes(
     those that repeat across messages are remembered. The parts are encoded as the
     `email.contentmanager` encodes them, and laid out as `email.generator` writes them.
     """
-    if date.tzinfo is None or date.utcoffset() is None:
-        raise ValueError("the Date header needs an aware datetime")
-    method = _calendar_method(calendar, calendar_method)
+    method = _checked(date, calendar, calendar_method)
 
     lines = [
         _address_line("From", sender_name, sender_email),
@@ -195,6 +191,13 @@ def calendar_method_of(calendar: bytes) -> str | None:
     if len(methods) > 1:
         raise ValueError(f"the calendar has conflicting METHOD lines: {sorted(methods)}")
     return methods.pop() if methods else None
+
+
+def _checked(date: dt.datetime, calendar: bytes | None, given: str | None) -> str | None:
+    """The checks both writers make first; the calendar's method (None without a calendar)."""
+    if date.tzinfo is None or date.utcoffset() is None:
+        raise ValueError("the Date header needs an aware datetime")
+    return _calendar_method(calendar, given)
 
 
 def _calendar_method(calendar: bytes | None, given: str | None) -> str | None:
