@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from accel.feed_source import feed_source_from_inputs
 from accel.feed_store import every_feed, load_cohort_rows
-from accel.inputs import LoadedInputs
+from calendars.timeline_types import LoadedInputs
 
 
 def export_path(root: Path, kind: str, subject: str) -> Path:

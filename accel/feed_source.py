@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from accel.inputs import LoadedInputs
 from calendars.feed_content import FeedCity, FeedSource
+from calendars.timeline_types import LoadedInputs
 from models.feed_tokens import FeedSourceRecord
 
 SOURCE = FeedSourceRecord.__table__  # type: ignore[attr-defined]

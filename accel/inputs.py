@@ -4,27 +4,23 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from accel.settings import REPOSITORY
+from calendars.recurrence import RecurrenceRuleError, check_rule
 from calendars.timeline import expand_timeline
-from calendars.timeline_types import Timeline
+from calendars.timeline_types import LoadedInputs
 from models.cohort_file import Cohort
-from models.file_loading import check_cohort, load_cohort, load_program, source_line
-from models.problems import InvalidInputError, Problem, Severity
+from models.file_loading import (
+    check_cohort,
+    check_program,
+    load_cohort,
+    parse_program,
+    source_line,
+)
+from models.problems import InvalidInputError, Problem, Severity, format_place
 from models.program_file import Program
 from models.yaml_source import MAX_FILE_BYTES
-
-
-@dataclass
-class LoadedInputs:
-    program: Program
-    cohort: Cohort
-    program_file: str
-    cohort_file: str
-    timeline: Timeline
-    warnings: list[Problem]
 
 
 def display_path(path: Path) -> str:
@@ -98,9 +94,15 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
             )
         else:
             try:
-                program = load_program(_read(path), program_file)
+                program = parse_program(_read(path), program_file)
             except InvalidInputError as error:
                 problems.extend(error.problems)
+            else:
+                program_problems = check_program(program, program_file)
+                program_problems += recurrence_rule_problems(program, program_file)
+                problems.extend(program_problems)
+                if any(p.severity is Severity.ERROR for p in program_problems):
+                    program = None
     if cohort is None or program is None:
         raise InvalidInputError(problems)
     problems.extend(check_cohort(cohort, program, cohort_file))
@@ -126,3 +128,19 @@ def _program_key_guess(cohort_path: Path) -> str | None:
         return None
     match = re.search(r"^program:\s*([a-z0-9][a-z0-9-]{0,62})\s*$", text, re.MULTILINE)
     return match.group(1) if match else None
+
+
+def recurrence_rule_problems(program: Program, file: str) -> list[Problem]:
+    """Each session's recurrence rule checked against the RFC 5545 subset the engine expands."""
+    problems: list[Problem] = []
+    for i, series in enumerate(program.sessions):
+        if series.recurrence is None:
+            continue
+        try:
+            check_rule(series.recurrence.rule)
+        except RecurrenceRuleError as error:
+            place = ("sessions", i, "recurrence", "rule")
+            problems.append(
+                Problem(file, format_place(place), str(error), line=source_line(program, place))
+            )
+    return problems

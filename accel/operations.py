@@ -7,12 +7,12 @@ import datetime as dt
 
 import sqlalchemy as sa
 
-from accel.inputs import LoadedInputs
-from accel.outbox_queue import queue_plan_messages
 from accel.session_overrides import load_overrides, matching_sessions, save_overrides
 from accel.store import apply_plan, load_state, save_cities
 from calendars.overrides import apply_overrides
 from calendars.reconcile import Plan, reconcile
+from calendars.timeline_types import LoadedInputs
+from mail.queue import queue_plan_messages
 
 
 def _lock_cohort(connection: sa.Connection, cohort_id: str) -> None:

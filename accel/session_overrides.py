@@ -8,8 +8,8 @@ import fnmatch
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accel.inputs import LoadedInputs
 from calendars.overrides import SessionOverride
+from calendars.timeline_types import LoadedInputs
 from models.tables import SessionOverrideRecord
 
 OVERRIDE = SessionOverrideRecord.__table__  # type: ignore[attr-defined]

@@ -24,13 +24,14 @@ import sqlalchemy as sa
 from accel.csv_cells import spreadsheet_cell
 from accel.database import create_schema, make_engine
 from accel.deliverables import submit_deliverable
-from accel.dispatcher import send_due_messages
 from accel.feed_export import export_feeds
-from accel.inputs import LoadedInputs, load_inputs
-from accel.notices import check_deliverables, notify_decision_points
+from accel.inputs import load_inputs
 from accel.operations import apply_cohort, override_sessions
-from accel.senders import FileSender
 from accel.settings import Settings
+from calendars.timeline_types import LoadedInputs
+from mail.dispatcher import send_due_messages
+from mail.notices import check_deliverables, notify_decision_points
+from mail.senders import FileSender
 from models.outbox import MessageStatus, OutboxMessage
 from models.scenario_file import (
     ApplyCohort,

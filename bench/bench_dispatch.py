@@ -96,10 +96,10 @@ def queue_invitations(root: Path, messages: int) -> Path:
     import sqlalchemy as sa
 
     from accel.database import create_schema, make_engine
-    from accel.dispatcher import OUTBOX
     from accel.inputs import load_inputs
     from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
+    from mail.dispatcher import OUTBOX
 
     (root / "cohorts").mkdir()
     (root / "programs").mkdir()
@@ -130,7 +130,7 @@ def queue_invitations(root: Path, messages: int) -> Path:
 
 
 def due_rows(engine: Any, messages: int) -> list[Any]:
-    from accel.dispatcher import OUTBOX
+    from mail.dispatcher import OUTBOX
 
     with engine.connect() as connection:
         return list(connection.execute(sa_select_due(OUTBOX).limit(messages)))
@@ -148,8 +148,8 @@ def sa_select_due(table: Any) -> Any:
 
 def render_all(engine: Any, rows: list[Any]) -> tuple[list[bytes], float]:
     """Every row's message, and the seconds that took."""
-    from accel.outbox_render import load_render_sources, render_row
-    from calendars.email_rendering import SharedRenderer
+    from mail.render import load_render_sources, render_row
+    from mail.templates import SharedRenderer
 
     with engine.connect() as connection:
         sources = load_render_sources(connection, rows=rows)
@@ -162,7 +162,9 @@ def render_all(engine: Any, rows: list[Any]) -> tuple[list[bytes], float]:
 def forget_rendering() -> None:
     """Empty the rendering caches, so a dispatcher gains nothing from the rendering measured
     before it; the Jinja templates stay compiled, as in a process that has sent before."""
-    from calendars import email_rendering, invitations, mime
+    from calendars import invitations
+    from mail import mime
+    from mail import templates as email_rendering
 
     for module in (email_rendering, invitations, mime):
         for value in vars(module).values():
@@ -185,9 +187,9 @@ async def bare_loop(port: int, messages: list[bytes]) -> float:
 
 async def dispatch(database: Path, port: int, messages: int) -> tuple[float, Any]:
     from accel.database import make_engine
-    from accel.dispatcher import send_due_messages
-    from accel.senders import SmtpSender
     from accel.settings import Settings
+    from mail.dispatcher import send_due_messages
+    from mail.senders import SmtpSender
 
     settings = Settings(smtp_host="127.0.0.1", smtp_port=port, send_rate_per_second=0)
     engine = make_engine(f"sqlite:///{database}")
@@ -206,7 +208,7 @@ def store_raw(database: Path, rows: list[Any], data: list[bytes]) -> None:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from accel.dispatcher import OUTBOX
+    from mail.dispatcher import OUTBOX
 
     engine = make_engine(f"sqlite:///{database}")
     with engine.begin() as connection:
@@ -224,7 +226,7 @@ def recording_cost(database: Path, rows: list[Any], group: int) -> float:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from accel.dispatcher import OUTBOX, Outcome, record_outcomes
+    from mail.dispatcher import OUTBOX, Outcome, record_outcomes
     from models.outbox import MessageStatus
 
     engine = make_engine(f"sqlite:///{database}")
@@ -246,8 +248,8 @@ def recording_cost(database: Path, rows: list[Any], group: int) -> float:
 
 def run_dispatcher_process(database: str, port: int, messages: int) -> None:
     """One of several dispatcher processes: print what it sent and when it started and ended."""
-    import accel.dispatcher
-    import accel.outbox_render  # noqa: F401 - imported before the clock starts
+    import mail.dispatcher
+    import mail.render  # noqa: F401 - imported before the clock starts
 
     started = time.time()
     _, report = asyncio.run(dispatch(Path(database), port, messages))

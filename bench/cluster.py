@@ -405,7 +405,7 @@ class Cluster:
 
     def upgrade_app_database(self) -> str:
         done = subprocess.run(
-            [sys.executable, "-c", "from accel.cli import app; app()", "db", "upgrade"],
+            [sys.executable, "-c", "from cli.main import app; app()", "db", "upgrade"],
             cwd=REPO,
             env=self.app_env(),
             capture_output=True,

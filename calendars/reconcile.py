@@ -186,9 +186,7 @@ class Plan:
     @property
     def added_already_started(self) -> list[SessionChange]:
         """New sessions that start before `now`: stored, but nobody is invited to them."""
-        return [
-            s for s in self.sessions if s.action is Action.ADDED and s.starts_at <= self.now
-        ]
+        return [s for s in self.sessions if s.action is Action.ADDED and s.starts_at <= self.now]
 
     def counts_by_city(self) -> dict[str, Counter[str]]:
         """`{city or "(cohort)": Counter({"session added": n, "invite": m, ...})}`."""

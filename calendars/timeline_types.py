@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from models.cohort_file import Cohort
 from models.enums import Language, SessionKind
 from models.problems import Problem
+from models.program_file import Program
 
 
 @dataclass(frozen=True)
@@ -88,3 +90,15 @@ class Timeline:
 def uid_for(session_key: str, program_id: str) -> str:
     """The iCalendar UID of a session: derived from its key only, so it never changes."""
     return f"{session_key.replace('/', '.')}@{program_id}.accelerator"
+
+
+@dataclass
+class LoadedInputs:
+    """A program and cohort as read and checked, with their expanded timeline and warnings."""
+
+    program: Program
+    cohort: Cohort
+    program_file: str
+    cohort_file: str
+    timeline: Timeline
+    warnings: list[Problem]

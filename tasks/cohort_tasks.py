@@ -20,10 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 
 from accel.database import create_schema, make_engine
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
 from accel.operations import apply_cohort, override_sessions, plan_cohort
 from accel.settings import Settings
 from calendars.reconcile import Plan
+from calendars.timeline_types import LoadedInputs
 from models.problems import InvalidInputError
 
 # Results are not cached or persisted: the database is the state, and a retry must re-read it.

@@ -13,10 +13,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from accel.dispatcher import send_due_messages
-from accel.notices import check_deliverables, notify_decision_points
-from accel.senders import make_sender
 from accel.settings import Settings
+from mail.dispatcher import send_due_messages
+from mail.notices import check_deliverables, notify_decision_points
+from mail.senders import make_sender
 from tasks.cohort_tasks import app_database, database_task, read_cohort
 
 

@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 
 from accel.database import create_schema, make_engine
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
+from calendars.timeline_types import LoadedInputs
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"

@@ -13,8 +13,8 @@ from markupsafe import Markup
 from starlette.responses import RedirectResponse, Response
 
 from accel.deliverables import DeliverableRow, DeliverableStatus, deliverable_matrix
-from accel.dispatcher import retry_failed
 from calendars.local_time import format_local_span
+from mail.dispatcher import retry_failed
 from models.enums import SessionKind
 from models.outbox import MessageKind, OutboxMessage
 from web.auth import OperatorSession

@@ -19,10 +19,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.database import make_engine
 from accel.inputs import load_inputs
-from accel.notices import check_deliverables, notify_decision_points
+from cli.main import app
+from mail.notices import check_deliverables, notify_decision_points
 from models.outbox import OutboxMessage
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.database import make_engine
 from accel.inputs import load_inputs
 from accel.operations import override_sessions
+from cli.main import app
 
 runner = CliRunner()
 MASTERCLASS = "test-small/masterclass/03"

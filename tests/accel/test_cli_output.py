@@ -10,8 +10,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from accel.cli import MAX_PROBLEMS_SHOWN, app
 from accel.inputs import load_inputs
+from cli.main import MAX_PROBLEMS_SHOWN, app
 from models.problems import InvalidInputError
 
 MARKUP = ":smile: [bold]x[/bold] [red]x[/red]"

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
-from accel.cli import EXIT_DATABASE_UNAVAILABLE, app
 from accel.database import shown_url
+from cli.main import EXIT_DATABASE_UNAVAILABLE, app
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_COHORT = REPO / "tests" / "data" / "cohorts" / "small.yaml"

@@ -8,7 +8,7 @@ import icalendar
 import pytest
 from typer.testing import CliRunner
 
-from accel.cli import app
+from cli.main import app
 
 runner = CliRunner()
 NOW = "2024-05-01T00:00Z"

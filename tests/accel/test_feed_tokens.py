@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.database import make_engine
 from accel.feed_tokens import (
     FeedSubject,
@@ -22,6 +21,7 @@ from accel.feed_tokens import (
     rotate_token,
     subjects_with_tokens,
 )
+from cli.main import app
 from models.feed_tokens import FeedTokenRecord
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

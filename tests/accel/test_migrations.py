@@ -22,9 +22,7 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.database import create_schema, make_engine
-from accel.inputs import LoadedInputs
 from accel.migrations import (
     SchemaError,
     alembic_config,
@@ -34,6 +32,8 @@ from accel.migrations import (
     upgrade_schema,
 )
 from accel.operations import apply_cohort, plan_cohort
+from calendars.timeline_types import LoadedInputs
+from cli.main import app
 
 REPO = Path(__file__).resolve().parent.parent.parent
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

@@ -11,8 +11,9 @@ from typing import Any
 import jinja2
 import pytest
 
-from calendars import email_rendering
-from calendars.email_rendering import (
+from calendars.timeline_types import Person
+from mail import templates as email_rendering
+from mail.templates import (
     CONTEXT_KEYS,
     KINDS,
     PARTS,
@@ -21,7 +22,6 @@ from calendars.email_rendering import (
     render_email,
     resolve_language,
 )
-from calendars.timeline_types import Person
 from models.enums import Language
 
 UTC = dt.UTC

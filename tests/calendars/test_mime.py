@@ -13,9 +13,9 @@ from typing import Any
 import icalendar
 import pytest
 
-from calendars import mime
-from calendars.email_rendering import render_email
-from calendars.mime import build_message, calendar_method_of, make_message_id
+from mail import mime
+from mail.mime import build_message, calendar_method_of, make_message_id
+from mail.templates import render_email
 
 UTC = dt.UTC
 DATE = dt.datetime(2024, 8, 5, 15, 30, tzinfo=UTC)

@@ -16,7 +16,7 @@ from typing import Any
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from calendars.mime import build_message, make_message_id, message_bytes
+from mail.mime import build_message, make_message_id, message_bytes
 from tests.calendars.test_mime import DATE, DOMAIN, MESSAGE, calendar_bytes
 
 # Characters that exercise the header and body encoders: ASCII specials, Latin accents, a
@@ -66,7 +66,7 @@ def messages(draw: st.DrawFn) -> dict[str, Any]:
         "html": draw(bodies()),
         "message_id": make_message_id(key, DOMAIN),
         "date": DATE
-        + dt.timedelta(minutes=draw(st.integers(-10**6, 10**6)))
+        + dt.timedelta(minutes=draw(st.integers(-(10**6), 10**6)))
         + dt.timedelta(seconds=draw(st.integers(0, 59))),
     }
     if method is not None:

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from markupsafe import escape
 
-from accel.inputs import LoadedInputs, load_inputs
-from calendars.email_rendering import KINDS, DeliverableStatus, render_email
-from calendars.timeline_types import Person
+from accel.inputs import load_inputs
+from calendars.timeline_types import LoadedInputs, Person
+from mail.templates import KINDS, DeliverableStatus, render_email
 from models.file_types import localized
 
 REPO = Path(__file__).resolve().parents[2]

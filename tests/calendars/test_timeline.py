@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
 from calendars.timeline import expand_timeline
-from calendars.timeline_types import TimelineSession, uid_for
+from calendars.timeline_types import LoadedInputs, TimelineSession, uid_for
 from models.enums import Audience, SessionKind
 
 UTC = dt.UTC

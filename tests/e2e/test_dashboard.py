@@ -32,10 +32,10 @@ from pydantic import SecretStr
 from accel.database import create_schema, make_engine
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_tokens import FeedSubject, issue_token
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
 from accel.operations import apply_cohort
 from accel.settings import Settings
-from calendars.timeline_types import uid_for
+from calendars.timeline_types import LoadedInputs, uid_for
 from models.outbox import OutboxMessage
 from models.tables import SessionRecord
 from web.app import create_app

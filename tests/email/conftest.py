@@ -22,11 +22,11 @@ import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from accel.dispatcher import DispatchReport, send_due_messages
 from accel.inputs import load_inputs
 from accel.operations import apply_cohort
-from accel.senders import SmtpSender
 from accel.settings import Settings
+from mail.dispatcher import DispatchReport, send_due_messages
+from mail.senders import SmtpSender
 from models.outbox import OutboxMessage
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

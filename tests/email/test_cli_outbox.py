@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.database import make_engine
+from cli.main import app
 
 runner = CliRunner()
 NOW = "2024-05-01T00:00Z"

@@ -9,7 +9,7 @@ from typing import Any
 import icalendar
 import sqlalchemy as sa
 
-from accel.dispatcher import BATCH_SIZE, LEASE
+from mail.dispatcher import BATCH_SIZE, LEASE
 
 COACHING = "test-tiny/coaching/santiago/01"
 SOTO = "c.soto@santiago.example.org"

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from accel.database import create_schema, make_engine
-from accel.dispatcher import LEASE
+from mail.dispatcher import LEASE
 
 REPO = Path(__file__).resolve().parent.parent.parent
 CONCURRENCY = 4
@@ -36,7 +36,7 @@ def start_dispatcher(database_url: str, port: int, now: dt.datetime) -> subproce
         [
             sys.executable,
             "-c",
-            "from accel.cli import app; app()",
+            "from cli.main import app; app()",
             "dispatch",
             "--now",
             now.isoformat(),

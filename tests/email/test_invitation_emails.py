@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from accel.database import create_schema, make_engine
-from accel.dispatcher import DispatchReport
 from calendars.local_time import format_local_span
 from calendars.timeline_types import uid_for
+from mail.dispatcher import DispatchReport
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "cohorts" / "small.yaml"

@@ -1,6 +1,6 @@
 """Every message the outbox queues is written by the fast path exactly as `email` writes it.
 
-The dispatcher renders rows with `calendars.mime.message_bytes`; here every queued row of a
+The dispatcher renders rows with `mail.mime.message_bytes`; here every queued row of a
 real cohort (invitations, updates, cancellations and reminders, to Spanish, English and
 Portuguese speakers) is rendered with that function replaced by one that also builds the
 message with the standard library's `EmailMessage` and compares the bytes.
@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from accel import outbox_render
-from accel.dispatcher import OUTBOX
-from accel.outbox_render import ObsoleteMessageError, load_render_sources, render_row
-from calendars.mime import build_message, message_bytes
+from mail import render as outbox_render
+from mail.dispatcher import OUTBOX
+from mail.mime import build_message, message_bytes
+from mail.render import ObsoleteMessageError, load_render_sources, render_row
 
 
 def test_every_queued_message_matches_the_standard_library(
@@ -49,9 +49,7 @@ def test_every_queued_message_matches_the_standard_library(
 
     monkeypatch.setattr(outbox_render, "message_bytes", checked)
     with sqlite_engine.connect() as connection:
-        rows = list(
-            connection.execute(sa.select(OUTBOX).where(OUTBOX.c.status == "pending"))
-        )
+        rows = list(connection.execute(sa.select(OUTBOX).where(OUTBOX.c.status == "pending")))
         sources = load_render_sources(connection, rows=rows)
     kinds: Counter[str] = Counter()
     date = helpers.before_program

@@ -16,7 +16,7 @@ import pytest
 from markupsafe import escape
 from typer.testing import CliRunner
 
-from accel.cli import app
+from cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]
 MARKUP_COHORT = "tests/data/cohorts/markup-in-names.yaml"

@@ -15,12 +15,13 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accel import dispatcher, outbox_queue
-from accel.dispatcher import send_due_messages
 from accel.inputs import load_inputs
-from accel.outbox_queue import reminder_send_at
-from accel.senders import FileSender
 from accel.settings import Settings
+from mail import dispatcher
+from mail import queue as outbox_queue
+from mail.dispatcher import send_due_messages
+from mail.queue import reminder_send_at
+from mail.senders import FileSender
 
 QUIET = (dt.time(22), dt.time(7))
 MASTERCLASS = "test-small/masterclass/01"

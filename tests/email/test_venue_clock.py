@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from accel.outbox_render import venue_timezone
+from mail.render import venue_timezone
 
 # The convening in Baltimore: 18:00 on 26 June to 15:00 on 28 June 2024, New York time (UTC−4).
 STARTS = dt.datetime(2024, 6, 26, 22, tzinfo=dt.UTC)

@@ -32,7 +32,7 @@ SHIPPED_PROGRAM = REPO / "programs" / "cda-accelerator.yaml"
 SMALL_COHORT = REPO / "tests" / "data" / "cohorts" / "small.yaml"
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 CONCURRENCY = 4
-ACCEL = [sys.executable, "-c", "from accel.cli import app; app()"]
+ACCEL = [sys.executable, "-c", "from cli.main import app; app()"]
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 

@@ -26,7 +26,7 @@ import pytest
 import sqlalchemy as sa
 
 from accel.database import create_schema, make_engine
-from accel.dispatcher import LEASE
+from mail.dispatcher import LEASE
 
 POSTGRES_ENV = "ACCEL_TEST_POSTGRES_URL"
 

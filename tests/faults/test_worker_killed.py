@@ -5,7 +5,7 @@ process work pool, and `prefect worker start` processes with the application's s
 worker machine has them. The first worker and the flow run it started are killed together
 (SIGKILL to the whole process tree: the machine is gone) while the slow SMTP sink is
 accepting messages. A second worker then runs the deployment with `now` past the lease. Nothing
-is lost; the duplicates are only those the dispatcher's guarantee allows (accel/dispatcher.py):
+is lost; the duplicates are only those the dispatcher's guarantee allows (mail/dispatcher.py):
 messages whose acceptance was never committed, all among the rows the dead run held, at most
 2 x send_concurrency.
 
@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from accel.database import create_schema, make_engine
-from accel.dispatcher import LEASE
+from mail.dispatcher import LEASE
 
 DEPLOYMENT = "dispatch_messages/dispatch-messages"
 POOL = "accel-faults"

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.inputs import display_path
+from cli.main import app
 from models.yaml_source import MAX_FILE_BYTES
 from tests.conftest import REPO, SMALL_COHORT, dump_database
 

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from accel.cli import app
 from accel.inputs import load_inputs
+from cli.main import app
 from models.file_loading import load_cohort, load_program
 from models.problems import InvalidInputError, Severity
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
 from accel.simulation import SimulationResult, simulate
+from calendars.timeline_types import LoadedInputs
 from models.file_loading import load_scenario
 from models.timezones import load_zone
 

@@ -10,7 +10,9 @@ import pytest
 from web import auth, deliverables_table, login_throttle, page_text, timeline_svg
 
 
-@pytest.mark.parametrize("module", [auth, deliverables_table, login_throttle, page_text, timeline_svg])
+@pytest.mark.parametrize(
+    "module", [auth, deliverables_table, login_throttle, page_text, timeline_svg]
+)
 def test_doctests(module: ModuleType) -> None:
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -22,10 +22,9 @@ from pydantic import SecretStr
 from accel.deliverables import submit_deliverable
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_tokens import FeedSubject, issue_token, rotate_token
-from accel.inputs import LoadedInputs
 from accel.operations import apply_cohort
 from accel.settings import Settings
-from calendars.timeline_types import uid_for
+from calendars.timeline_types import LoadedInputs, uid_for
 from models.outbox import OutboxMessage
 from models.tables import CityRecord, DeliverableRecord, InvitationRecord, SessionRecord
 from web.app import create_app

@@ -272,6 +272,7 @@ def test_tokens_never_reach_the_logs(
     assert feed_server.get(token).status_code == 200
     assert feed_server.get("A" * 43).status_code == 404
     assert httpx.get(f"{feed_server.url}/healthz", timeout=30).status_code == 200
+
     def server_log() -> str:
         # What the server logged (the test's own httpx client logs URLs too: not the server's doing).
         return "\n".join(

@@ -8,8 +8,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from calendars.email_rendering import DeliverableStatus, render_email
-from calendars.mime import build_message
+from mail.mime import build_message
+from mail.templates import DeliverableStatus, render_email
 from models.enums import RecordStatus
 from models.outbox import MessageKind
 from models.tables import (

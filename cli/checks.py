@@ -2,7 +2,7 @@
 
 Each does what its Prefect task does (tasks/outbox_tasks.py): read the cohort, queue what is due
 at --now in one transaction, idempotently. `accel dispatch` sends what they queue. Registered on
-`accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+`cli.main.app` at the end of `cli/main.py`; import that module, not this one.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from typing import Protocol
 import sqlalchemy as sa
 import typer
 
-from accel.cli import (
+from accel.settings import Settings
+from calendars.timeline_types import LoadedInputs
+from cli.main import (
     CohortOption,
     JsonOption,
     NowOption,
@@ -28,16 +30,14 @@ from accel.cli import (
     parse_now,
     step,
 )
-from accel.inputs import LoadedInputs
-from accel.notices import check_deliverables, notify_decision_points
-from accel.settings import Settings
+from mail.notices import check_deliverables, notify_decision_points
 from models.tables import SessionRecord
 
 SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
 
 
 class QueueNotices(Protocol):
-    """`check_deliverables` or `notify_decision_points` from accel/notices.py."""
+    """`check_deliverables` or `notify_decision_points` from mail/notices.py."""
 
     def __call__(
         self, connection: sa.Connection, *, inputs: LoadedInputs, now: dt.datetime

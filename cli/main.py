@@ -24,11 +24,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from accel.database import DatabaseUnavailableError, open_engine
-from accel.inputs import LoadedInputs, load_inputs
+from accel.inputs import load_inputs
 from accel.operations import apply_cohort, plan_cohort, with_overrides
 from accel.settings import Settings, default_cohort_file
 from calendars.reconcile import Plan
 from calendars.slots import to_local
+from calendars.timeline_types import LoadedInputs
 from models.file_loading import MAX_PROBLEMS
 from models.file_types import localized
 from models.problems import InvalidInputError, Problem, Severity
@@ -307,37 +308,37 @@ def _utc(moment: dt.datetime) -> str:
 
 
 # Feed commands live in their own module; imported last because it imports this one.
-from accel import cli_feeds  # noqa: E402
+from cli import feeds as cli_feeds  # noqa: E402
 
 app.add_typer(cli_feeds.feeds_app, name="feeds")
 app.command()(cli_feeds.export)
 app.command()(cli_feeds.web)
 
-from accel import cli_deliverables  # noqa: E402
+from cli import deliverables as cli_deliverables  # noqa: E402
 
 app.add_typer(cli_deliverables.deliverable_app, name="deliverable")
 app.command()(cli_deliverables.deliverables)
 
-from accel import cli_flows  # noqa: E402
+from cli import serve as cli_flows  # noqa: E402
 
 app.command()(cli_flows.serve)
 
-from accel import cli_simulate  # noqa: E402
+from cli import simulate as cli_simulate  # noqa: E402
 
 app.command("simulate")(cli_simulate.simulate_command)
 app.command()(cli_simulate.demo)
 
-from accel import cli_outbox  # noqa: E402
+from cli import outbox as cli_outbox  # noqa: E402
 
 app.add_typer(cli_outbox.outbox_app, name="outbox")
 app.command()(cli_outbox.dispatch)
 
-from accel import cli_checks  # noqa: E402
+from cli import checks as cli_checks  # noqa: E402
 
 app.command("check-deliverables")(cli_checks.check_deliverables_command)
 app.command("notify-decisions")(cli_checks.notify_decisions_command)
 
-from accel import cli_db  # noqa: E402
+from cli import db as cli_db  # noqa: E402
 
 app.add_typer(cli_db.db_app, name="db")
 

@@ -10,9 +10,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.cli import CohortOption, err, load_or_exit, out, parse_now, report_problems
 from accel.settings import REPOSITORY, default_cohort_file
 from accel.simulation import SimulationResult, simulate, write_summary
+from cli.main import CohortOption, err, load_or_exit, out, parse_now, report_problems
 from models.file_loading import load_scenario
 from models.problems import InvalidInputError
 from models.scenario_file import Scenario

@@ -31,11 +31,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accel.inputs import LoadedInputs
-from calendars.mime import make_message_id
 from calendars.reconcile import Action, InvitationChange, Plan
 from calendars.slots import local_instant
-from calendars.timeline_types import Timeline, TimelineSession
+from calendars.timeline_types import LoadedInputs, Timeline, TimelineSession
+from mail.mime import make_message_id
 from models.outbox import MessageKind, MessageStatus, OutboxCohort, OutboxMessage
 from models.timezones import load_zone
 

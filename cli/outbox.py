@@ -1,6 +1,6 @@
 """The `accel outbox` and `accel dispatch` commands: see the queue, list, retry, send what is due.
 
-Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
 """
 
 from __future__ import annotations
@@ -15,15 +15,15 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.cli import JsonOption, NowOption, engine_for, err, out, parse_now
-from accel.dispatcher import (
+from accel.settings import Settings
+from cli.main import JsonOption, NowOption, engine_for, err, out, parse_now
+from mail.dispatcher import (
     outbox_counts,
     outbox_messages,
     retry_failed,
     send_due_messages,
 )
-from accel.senders import FileSender, make_sender
-from accel.settings import Settings
+from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
 
 outbox_app: typer.Typer = typer.Typer(  # annotated: cli.py imports this module back

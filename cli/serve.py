@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from accel.cli import CohortOption, out
 from accel.settings import Settings, default_cohort_file
+from cli.main import CohortOption, out
 
 
 def serve(

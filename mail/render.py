@@ -14,13 +14,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from accel.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
-from calendars.email_rendering import SharedRenderer, render_email
 from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
 from calendars.invitations import ItipMethod, build_itip
 from calendars.local_time import same_wall_clock
-from calendars.mime import message_bytes
 from calendars.timeline_types import uid_for
+from mail.mime import message_bytes
+from mail.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
+from mail.templates import SharedRenderer, render_email
 from models.enums import RecordStatus
 from models.outbox import MessageKind, OutboxCohort
 from models.tables import InvitationRecord, PersonRecord, SessionRecord

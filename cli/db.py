@@ -1,6 +1,6 @@
 """`accel db upgrade` and `accel db current`: the schema's revision (Alembic, `migrations/`).
 
-Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
 Every other command upgrades the database to the newest revision by itself (`create_schema`);
 these are for operators who migrate as a deployment step, before starting workers.
 """
@@ -12,9 +12,9 @@ from typing import Annotated
 import typer
 from alembic.util import CommandError
 
-from accel.cli import engine_for, err, out
 from accel.migrations import HEAD, SchemaError, current_revision, head_revision, upgrade_schema
 from accel.settings import Settings
+from cli.main import engine_for, err, out
 
 db_app: typer.Typer = typer.Typer(
     help="The database schema: its revision, and upgrading it (Alembic migrations).",

@@ -10,7 +10,14 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.cli import (
+from accel.deliverables import (
+    DeliverableStatus,
+    UnknownDeliverableError,
+    deliverable_matrix,
+    submit_deliverable,
+)
+from accel.settings import Settings
+from cli.main import (
     CohortOption,
     JsonOption,
     NowOption,
@@ -20,13 +27,6 @@ from accel.cli import (
     out,
     parse_now,
 )
-from accel.deliverables import (
-    DeliverableStatus,
-    UnknownDeliverableError,
-    deliverable_matrix,
-    submit_deliverable,
-)
-from accel.settings import Settings
 
 deliverable_app: typer.Typer = typer.Typer(
     help="Record deliverable submissions.", no_args_is_help=True

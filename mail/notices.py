@@ -9,7 +9,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from accel.inputs import LoadedInputs
 from calendars.deliverable_checks import (
     DecisionPointState,
     DeliverableState,
@@ -18,7 +17,8 @@ from calendars.deliverable_checks import (
     due_decision_notices,
     due_deliverable_notices,
 )
-from calendars.mime import make_message_id
+from calendars.timeline_types import LoadedInputs
+from mail.mime import make_message_id
 from models.enums import RecordStatus
 from models.outbox import MessageStatus, OutboxMessage
 from models.tables import DecisionPointRecord, DeliverableRecord, SessionRecord

@@ -1,6 +1,6 @@
 """The `accel feeds`, `accel export` and `accel web` commands: secret feed URLs and their server.
 
-Registered on `accel.cli.app` at the end of `accel/cli.py`; import that module, not this one.
+Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from typing import Annotated
 import sqlalchemy as sa
 import typer
 
-from accel.cli import CohortOption, NowOption, engine_for, err, load_or_exit, out, parse_now, step
 from accel.feed_export import export_feeds
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_store import active_people, cohort_applied, load_cohort_rows
@@ -22,8 +21,9 @@ from accel.feed_tokens import (
     rotate_token,
     subjects_with_tokens,
 )
-from accel.inputs import LoadedInputs
 from accel.settings import Settings
+from calendars.timeline_types import LoadedInputs
+from cli.main import CohortOption, NowOption, engine_for, err, load_or_exit, out, parse_now, step
 
 EXIT_NOT_APPLIED = 1
 EXIT_INVALID_INPUT = 2

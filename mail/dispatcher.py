@@ -53,21 +53,21 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from accel.outbox_render import (
+from accel.settings import Settings
+from mail.render import (
     ObsoleteMessageError,
     RenderSources,
     load_render_sources,
     render_row,
 )
-from accel.senders import (
+from mail.senders import (
     Envelope,
     PermanentSendError,
     Sender,
     SenderUnavailableError,
     TemporarySendError,
 )
-from accel.settings import Settings
-from calendars.email_rendering import SharedRenderer
+from mail.templates import SharedRenderer
 from models.outbox import MessageStatus, OutboxMessage
 
 OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
@@ -559,4 +559,3 @@ def outbox_messages(
         sa.select(sa.func.count()).select_from(OUTBOX).where(*where)
     ).scalar_one()
     return rows, total
-

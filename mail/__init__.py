@@ -1,0 +1,1 @@
+"""Everything from an outbox row to an inbox: queueing, notices, rendering, MIME, dispatch, senders."""
