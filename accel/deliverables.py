@@ -9,11 +9,9 @@ from enum import StrEnum
 import sqlalchemy as sa
 
 from models.enums import RecordStatus
-from models.outbox import MessageStatus, OutboxMessage
-from models.tables import DeliverableRecord
+from models.outbox import OUTBOX, MessageStatus
+from models.tables import DELIVERABLE
 
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 DUE_SOON = dt.timedelta(days=7)
 DELIVERABLE_NOTICE_KINDS = (
     "deliverable_due",

@@ -10,9 +10,7 @@ import sqlalchemy as sa
 
 from calendars.feed_content import FeedCity, FeedSource
 from calendars.timeline_types import LoadedInputs
-from models.feed_tokens import FeedSourceRecord
-
-SOURCE = FeedSourceRecord.__table__  # type: ignore[attr-defined]
+from models.feed_tokens import FEED_SOURCE
 
 
 def feed_source_from_inputs(inputs: LoadedInputs) -> FeedSource:
@@ -38,20 +36,22 @@ def store_feed_source(
     if stored is not None and _source_values(stored) == values:
         return stored
     if stored is None:
-        connection.execute(sa.insert(SOURCE).values(**values, changed_at=now))
+        connection.execute(sa.insert(FEED_SOURCE).values(**values, changed_at=now))
     else:
         # Never backwards: Last-Modified is derived from it (Apple revalidates by date).
         now = max(now, stored.changed_at or now)
         connection.execute(
-            sa.update(SOURCE)
-            .where(SOURCE.c.cohort_id == source.cohort_id)
+            sa.update(FEED_SOURCE)
+            .where(FEED_SOURCE.c.cohort_id == source.cohort_id)
             .values(**values, changed_at=now)
         )
     return replace(source, changed_at=now)
 
 
 def load_feed_source(connection: sa.Connection, *, cohort_id: str) -> FeedSource | None:
-    row = connection.execute(sa.select(SOURCE).where(SOURCE.c.cohort_id == cohort_id)).first()
+    row = connection.execute(
+        sa.select(FEED_SOURCE).where(FEED_SOURCE.c.cohort_id == cohort_id)
+    ).first()
     if row is None:
         return None
     return FeedSource(

@@ -13,7 +13,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from accel.feed_source import SOURCE
 from calendars.feed_content import (
     FeedContent,
     FeedInvitation,
@@ -25,11 +24,8 @@ from calendars.feed_content import (
     person_feed,
 )
 from calendars.feeds import build_feed, feed_etag
-from models.tables import InvitationRecord, PersonRecord, SessionRecord
-
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
+from models.feed_tokens import FEED_SOURCE
+from models.tables import INVITATION, PERSON, SESSION
 
 # Only the public columns: nothing else can leak into a feed by accident.
 _SESSION_COLUMNS = (
@@ -269,7 +265,7 @@ def feed_version(
         sa.func.max(INVITATION.c.changed_at),
         sa.func.max(SESSION.c.changed_at),
     ]
-    source = sa.select(SOURCE.c.changed_at).where(SOURCE.c.cohort_id == cohort_id)
+    source = sa.select(FEED_SOURCE.c.changed_at).where(FEED_SOURCE.c.cohort_id == cohort_id)
     if subject_type == "person":
         person = (PERSON.c.cohort_id == cohort_id) & (PERSON.c.email == subject)
         invitations = _person_invitations(cohort_id, subject)

@@ -12,9 +12,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from models.feed_tokens import FeedTokenRecord
+from models.feed_tokens import FEED_TOKEN
 
-TOKEN = FeedTokenRecord.__table__  # type: ignore[attr-defined]
 TOKEN_BYTES = 32  # 256 bits: the URL is the password, so it must be unguessable
 # What `secrets.token_urlsafe(32)` gives: 43 base64url characters, no padding.
 _WELL_FORMED = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -53,9 +52,14 @@ def find_subject(connection: sa.Connection, *, token: str) -> FeedSubject | None
         return None
     wanted = token_hash(token)
     row = connection.execute(
-        sa.select(TOKEN.c.cohort_id, TOKEN.c.subject_type, TOKEN.c.subject, TOKEN.c.token_hash)
-        .where(TOKEN.c.token_hash == wanted)
-        .where(TOKEN.c.revoked_at.is_(None))
+        sa.select(
+            FEED_TOKEN.c.cohort_id,
+            FEED_TOKEN.c.subject_type,
+            FEED_TOKEN.c.subject,
+            FEED_TOKEN.c.token_hash,
+        )
+        .where(FEED_TOKEN.c.token_hash == wanted)
+        .where(FEED_TOKEN.c.revoked_at.is_(None))
     ).first()
     # The index lookup is not constant-time; the final comparison is.
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
@@ -66,9 +70,9 @@ def find_subject(connection: sa.Connection, *, token: str) -> FeedSubject | None
 def subjects_with_tokens(connection: sa.Connection, *, cohort_id: str) -> set[FeedSubject]:
     """Subjects of the cohort that have a live token (whose plaintext is no longer known)."""
     rows = connection.execute(
-        sa.select(TOKEN.c.subject_type, TOKEN.c.subject)
-        .where(TOKEN.c.cohort_id == cohort_id)
-        .where(TOKEN.c.revoked_at.is_(None))
+        sa.select(FEED_TOKEN.c.subject_type, FEED_TOKEN.c.subject)
+        .where(FEED_TOKEN.c.cohort_id == cohort_id)
+        .where(FEED_TOKEN.c.revoked_at.is_(None))
     )
     return {FeedSubject(cohort_id, row.subject_type, row.subject) for row in rows}
 
@@ -79,7 +83,7 @@ def issue_token(connection: sa.Connection, *, subject: FeedSubject, now: dt.date
         raise ValueError(f"unknown feed subject type {subject.subject_type!r}")
     token = new_token()
     connection.execute(
-        sa.insert(TOKEN).values(
+        sa.insert(FEED_TOKEN).values(
             cohort_id=subject.cohort_id,
             subject_type=subject.subject_type,
             subject=subject.subject,
@@ -105,11 +109,11 @@ def issue_missing_tokens(
 def rotate_token(connection: sa.Connection, *, subject: FeedSubject, now: dt.datetime) -> str:
     """Revoke the subject's live token (if any) and issue a new one, in the caller's transaction."""
     connection.execute(
-        sa.update(TOKEN)
-        .where(TOKEN.c.cohort_id == subject.cohort_id)
-        .where(TOKEN.c.subject_type == subject.subject_type)
-        .where(TOKEN.c.subject == subject.subject)
-        .where(TOKEN.c.revoked_at.is_(None))
+        sa.update(FEED_TOKEN)
+        .where(FEED_TOKEN.c.cohort_id == subject.cohort_id)
+        .where(FEED_TOKEN.c.subject_type == subject.subject_type)
+        .where(FEED_TOKEN.c.subject == subject.subject)
+        .where(FEED_TOKEN.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
     return issue_token(connection, subject=subject, now=now)

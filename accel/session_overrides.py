@@ -10,9 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from calendars.overrides import SessionOverride
 from calendars.timeline_types import LoadedInputs
-from models.tables import SessionOverrideRecord
-
-OVERRIDE = SessionOverrideRecord.__table__  # type: ignore[attr-defined]
+from models.tables import OVERRIDE
 
 
 class NoSuchSessionError(LookupError):

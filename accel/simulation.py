@@ -32,7 +32,7 @@ from calendars.timeline_types import LoadedInputs
 from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
 from mail.senders import FileSender
-from models.outbox import MessageStatus, OutboxMessage
+from models.outbox import OUTBOX, MessageStatus
 from models.scenario_file import (
     ApplyCohort,
     CancelSession,
@@ -40,11 +40,9 @@ from models.scenario_file import (
     Scenario,
     SubmitDeliverable,
 )
-from models.tables import PersonRecord
+from models.tables import PERSON
 from models.timezones import load_zone
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
 CHECK_TIMES = (dt.time(8, 0), dt.time(8, 30))  # deliverable checks, then decision points
 
 

@@ -20,20 +20,14 @@ from calendars.timeline_types import Timeline, TimelineSession
 from models.cohort_file import Cohort
 from models.enums import RecordStatus
 from models.tables import (
-    CityRecord,
-    DecisionPointRecord,
-    DeliverableRecord,
-    InvitationRecord,
-    PersonRecord,
-    SessionRecord,
+    CITY,
+    DECISION,
+    DELIVERABLE,
+    INVITATION,
+    PERSON,
+    SESSION,
 )
 
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
-DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
-CITY = CityRecord.__table__  # type: ignore[attr-defined]
 CANCELLED = RecordStatus.CANCELLED.value
 SCHEDULED = RecordStatus.SCHEDULED.value
 

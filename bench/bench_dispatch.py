@@ -99,7 +99,7 @@ def queue_invitations(root: Path, messages: int) -> Path:
     from accel.inputs import load_inputs
     from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
-    from mail.dispatcher import OUTBOX
+    from models.outbox import OUTBOX
 
     (root / "cohorts").mkdir()
     (root / "programs").mkdir()
@@ -130,7 +130,7 @@ def queue_invitations(root: Path, messages: int) -> Path:
 
 
 def due_rows(engine: Any, messages: int) -> list[Any]:
-    from mail.dispatcher import OUTBOX
+    from models.outbox import OUTBOX
 
     with engine.connect() as connection:
         return list(connection.execute(sa_select_due(OUTBOX).limit(messages)))
@@ -208,7 +208,7 @@ def store_raw(database: Path, rows: list[Any], data: list[bytes]) -> None:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from mail.dispatcher import OUTBOX
+    from models.outbox import OUTBOX
 
     engine = make_engine(f"sqlite:///{database}")
     with engine.begin() as connection:
@@ -226,8 +226,8 @@ def recording_cost(database: Path, rows: list[Any], group: int) -> float:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from mail.dispatcher import OUTBOX, Outcome, record_outcomes
-    from models.outbox import MessageStatus
+    from mail.dispatcher import Outcome, record_outcomes
+    from models.outbox import OUTBOX, MessageStatus
 
     engine = make_engine(f"sqlite:///{database}")
     sample = rows[:2000]

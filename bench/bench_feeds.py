@@ -22,6 +22,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
+from models.tables import INVITATION
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 WRK = ["wrk", "-t2", "-c16", "-d10s", "--latency"]
@@ -43,7 +45,6 @@ def prepare(root: Path, cities: int) -> tuple[str, dict[str, str]]:
     from accel.inputs import load_inputs
     from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
-    from models.tables import InvitationRecord
 
     (root / "cohorts").mkdir()
     (root / "programs").mkdir()
@@ -57,14 +58,13 @@ def prepare(root: Path, cities: int) -> tuple[str, dict[str, str]]:
     inputs = load_inputs(cohort)
     apply_cohort(engine, inputs, now=APPLIED_AT)
     print(f"applied {cities} cities in {time.perf_counter() - started:.1f} s", flush=True)
-    invitation = InvitationRecord.__table__  # type: ignore[attr-defined]
     with engine.begin() as connection:
         store_feed_source(connection, source=feed_source_from_inputs(inputs), now=APPLIED_AT)
         # The person invited to the most sessions has the biggest feed served by token.
         email = connection.execute(
-            sa.select(invitation.c.email)
-            .group_by(invitation.c.email)
-            .order_by(sa.func.count().desc(), invitation.c.email)
+            sa.select(INVITATION.c.email)
+            .group_by(INVITATION.c.email)
+            .order_by(sa.func.count().desc(), INVITATION.c.email)
             .limit(1)
         ).scalar_one()
         member = "m0@city-0000.example.org"

@@ -56,6 +56,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from models.outbox import OUTBOX
+from models.tables import SESSION
+
 REPO = Path(__file__).resolve().parent.parent
 START = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)  # before the program: every message is ahead
 POOL = "accel"
@@ -216,20 +219,17 @@ def due_moments(engine: Any, *, margin: dt.timedelta = MARGIN) -> list[dt.dateti
     """The fewest `now` values that send every pending row, each reminder before its session."""
     import sqlalchemy as sa
 
-    from models.outbox import MessageKind, MessageStatus, OutboxMessage
-    from models.tables import SessionRecord
+    from models.outbox import MessageKind, MessageStatus
 
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
-    session = SessionRecord.__table__  # type: ignore[attr-defined]
-    pending = outbox.c.status == MessageStatus.PENDING.value
+    pending = OUTBOX.c.status == MessageStatus.PENDING.value
     with engine.connect() as connection:
         windows = connection.execute(
-            sa.select(outbox.c.send_at, session.c.starts_at)
-            .join(session, session.c.key == outbox.c.subject_key)
-            .where(pending, outbox.c.kind == MessageKind.SESSION_REMINDER.value)
-            .order_by(session.c.starts_at, outbox.c.send_at)
+            sa.select(OUTBOX.c.send_at, SESSION.c.starts_at)
+            .join(SESSION, SESSION.c.key == OUTBOX.c.subject_key)
+            .where(pending, OUTBOX.c.kind == MessageKind.SESSION_REMINDER.value)
+            .order_by(SESSION.c.starts_at, OUTBOX.c.send_at)
         ).all()
-        last = connection.execute(sa.select(sa.func.max(outbox.c.send_at)).where(pending)).scalar()
+        last = connection.execute(sa.select(sa.func.max(OUTBOX.c.send_at)).where(pending)).scalar()
     moments: list[dt.datetime] = []
     for send_at, starts_at in windows:
         latest = max(send_at, starts_at - margin)
@@ -535,7 +535,6 @@ def replay(cluster: Cluster) -> None:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from models.outbox import OutboxMessage
 
     with summary.timed(f"databases {cluster.prefect_db}, {cluster.app_db}"):
         cluster.create_databases()
@@ -566,9 +565,8 @@ def replay(cluster: Cluster) -> None:
     summary.check("sync-cohort completed", sync.state.is_completed(), str(sync.state.name))
 
     engine = make_engine(cluster.app_url)
-    outbox = OutboxMessage.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
-        queued = connection.execute(sa.select(sa.func.count()).select_from(outbox)).scalar_one()
+        queued = connection.execute(sa.select(sa.func.count()).select_from(OUTBOX)).scalar_one()
     moments = due_moments(engine)
     print(
         f"  {queued} messages queued; replay at {len(moments)} moments, {moments[0]:%Y-%m-%d} to {moments[-1]:%Y-%m-%d}"
@@ -583,8 +581,8 @@ def replay(cluster: Cluster) -> None:
                 with engine.connect() as connection:
                     sent = connection.execute(
                         sa.select(sa.func.count())
-                        .select_from(outbox)
-                        .where(outbox.c.status == "sent")
+                        .select_from(OUTBOX)
+                        .where(OUTBOX.c.status == "sent")
                     ).scalar_one()
                 print(
                     f"  {number}/{len(moments)} moments, now={moment:%Y-%m-%d %H:%M}, {sent} sent",
@@ -595,17 +593,17 @@ def replay(cluster: Cluster) -> None:
         statuses: dict[str, int] = {
             status: count
             for status, count in connection.execute(
-                sa.select(outbox.c.status, sa.func.count()).group_by(outbox.c.status)
+                sa.select(OUTBOX.c.status, sa.func.count()).group_by(OUTBOX.c.status)
             )
         }
         sent_ids = [
             r[0]
             for r in connection.execute(
-                sa.select(outbox.c.message_id).where(outbox.c.status == "sent")
+                sa.select(OUTBOX.c.message_id).where(OUTBOX.c.status == "sent")
             )
         ]
         reclaimed_or_retried = connection.execute(
-            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.attempts > 1)
+            sa.select(sa.func.count()).select_from(OUTBOX).where(OUTBOX.c.attempts > 1)
         ).scalar_one()
     engine.dispose()
     at_sink = Counter(sink_ids(cluster.sink_log))

@@ -31,9 +31,7 @@ from cli.main import (
     step,
 )
 from mail.notices import check_deliverables, notify_decision_points
-from models.tables import SessionRecord
-
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
+from models.tables import SESSION
 
 
 class QueueNotices(Protocol):

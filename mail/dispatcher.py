@@ -68,9 +68,8 @@ from mail.senders import (
     TemporarySendError,
 )
 from mail.templates import SharedRenderer
-from models.outbox import MessageStatus, OutboxMessage
+from models.outbox import OUTBOX, MessageStatus
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 PENDING, SENDING, SENT = MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT
 FAILED, CANCELLED = MessageStatus.FAILED, MessageStatus.CANCELLED
 LEASE = dt.timedelta(minutes=10)

@@ -13,18 +13,12 @@ from mail.templates import DeliverableStatus, render_email
 from models.enums import RecordStatus
 from models.outbox import MessageKind
 from models.tables import (
-    CityRecord,
-    DecisionPointRecord,
-    DeliverableRecord,
-    PersonRecord,
-    SessionRecord,
+    CITY,
+    DECISION,
+    DELIVERABLE,
+    PERSON,
+    SESSION,
 )
-
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
-DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
-CITY = CityRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
 
 NOTICE_KINDS = frozenset(
     {

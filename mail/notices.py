@@ -20,13 +20,13 @@ from calendars.deliverable_checks import (
 from calendars.timeline_types import LoadedInputs
 from mail.mime import make_message_id
 from models.enums import RecordStatus
-from models.outbox import MessageStatus, OutboxMessage
-from models.tables import DecisionPointRecord, DeliverableRecord, SessionRecord
+from models.outbox import OUTBOX, MessageStatus
+from models.tables import (
+    DECISION,
+    DELIVERABLE,
+    SESSION,
+)
 
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
-DECISION = DecisionPointRecord.__table__  # type: ignore[attr-defined]
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 CANCELLED = RecordStatus.CANCELLED.value
 
 

@@ -35,11 +35,14 @@ from calendars.reconcile import Action, InvitationChange, Plan
 from calendars.slots import local_instant
 from calendars.timeline_types import LoadedInputs, Timeline, TimelineSession
 from mail.mime import make_message_id
-from models.outbox import MessageKind, MessageStatus, OutboxCohort, OutboxMessage
+from models.outbox import (
+    OUTBOX,
+    OUTBOX_COHORT,
+    MessageKind,
+    MessageStatus,
+)
 from models.timezones import load_zone
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-OUTBOX_COHORT = OutboxCohort.__table__  # type: ignore[attr-defined]
 PENDING, SENDING, SENT = MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT
 CANCELLED = MessageStatus.CANCELLED
 SESSION_KINDS = (MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION)

@@ -22,13 +22,9 @@ from mail.mime import message_bytes
 from mail.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
 from mail.templates import SharedRenderer, render_email
 from models.enums import RecordStatus
-from models.outbox import MessageKind, OutboxCohort
-from models.tables import InvitationRecord, PersonRecord, SessionRecord
+from models.outbox import OUTBOX_COHORT, MessageKind
+from models.tables import INVITATION, PERSON, SESSION
 
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
-INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
-OUTBOX_COHORT = OutboxCohort.__table__  # type: ignore[attr-defined]
 CALENDAR_KINDS = frozenset({MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION})
 SESSION_MESSAGE_KINDS = CALENDAR_KINDS | {MessageKind.SESSION_REMINDER}
 CHUNK = 500

@@ -55,3 +55,8 @@ class FeedSourceRecord(SQLModel, table=True):
     refresh_seconds: int
     cities: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))  # id → {name, language}
     changed_at: dt.datetime = utc_column(nullable=False)
+
+
+# Core table handles, exported once: queries everywhere use these names.
+FEED_TOKEN: sa.Table = FeedTokenRecord.__table__  # type: ignore[attr-defined]
+FEED_SOURCE: sa.Table = FeedSourceRecord.__table__  # type: ignore[attr-defined]

@@ -100,3 +100,8 @@ class OutboxCohort(SQLModel, table=True):
     organizer_email: str
     reply_to: str | None = None
     changed_at: dt.datetime = utc_column(nullable=False)
+
+
+# Core table handles, exported once: queries everywhere use these names.
+OUTBOX: sa.Table = OutboxMessage.__table__  # type: ignore[attr-defined]
+OUTBOX_COHORT: sa.Table = OutboxCohort.__table__  # type: ignore[attr-defined]

@@ -148,3 +148,13 @@ class SessionOverrideRecord(SQLModel, table=True):
     cancelled: bool = False
     reason: str | None = None
     changed_at: dt.datetime = utc_column(nullable=False)
+
+
+# Core table handles, exported once: queries everywhere use these names.
+PERSON: sa.Table = PersonRecord.__table__  # type: ignore[attr-defined]
+SESSION: sa.Table = SessionRecord.__table__  # type: ignore[attr-defined]
+INVITATION: sa.Table = InvitationRecord.__table__  # type: ignore[attr-defined]
+DELIVERABLE: sa.Table = DeliverableRecord.__table__  # type: ignore[attr-defined]
+DECISION: sa.Table = DecisionPointRecord.__table__  # type: ignore[attr-defined]
+CITY: sa.Table = CityRecord.__table__  # type: ignore[attr-defined]
+OVERRIDE: sa.Table = SessionOverrideRecord.__table__  # type: ignore[attr-defined]

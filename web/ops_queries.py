@@ -10,14 +10,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from models.enums import RecordStatus
-from models.outbox import MessageStatus, OutboxMessage
-from models.tables import CityRecord, InvitationRecord, PersonRecord, SessionRecord
+from models.outbox import OUTBOX, MessageStatus
+from models.tables import (
+    CITY,
+    INVITATION,
+    PERSON,
+    SESSION,
+)
 
-CITY = CityRecord.__table__  # type: ignore[attr-defined]
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 SCHEDULED = RecordStatus.SCHEDULED.value
 OUTBOX_WINDOW = dt.timedelta(days=7)
 MESSAGES_LISTED = 100

@@ -16,7 +16,7 @@ from accel.deliverables import DeliverableRow, DeliverableStatus, deliverable_ma
 from calendars.local_time import format_local_span
 from mail.dispatcher import retry_failed
 from models.enums import SessionKind
-from models.outbox import MessageKind, OutboxMessage
+from models.outbox import OUTBOX, MessageKind
 from web.auth import OperatorSession
 from web.deliverables_table import MatrixCity, build_matrix, matrix_csv, short_local, sort_matrix
 from web.ops_queries import (
@@ -32,7 +32,6 @@ from web.pages import not_found
 from web.timeline_rows import timeline_row
 from web.timeline_svg import KIND_LABELS, STATUS_LABELS, legend_svg, month_window, timeline_svg
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 KINDS = tuple(k.value for k in SessionKind)
 LEGEND_STATUSES = tuple(s.value for s in DeliverableStatus)
 CITY_PAGE_SESSIONS = 12

@@ -14,11 +14,7 @@ from accel.feed_store import load_city_rows, load_person_rows
 from calendars.feed_content import FeedContent, city_feed, person_feed
 from calendars.local_time import format_local_datetime, format_local_span, format_zone_label
 from models.enums import RecordStatus
-from models.tables import CityRecord, DeliverableRecord, PersonRecord
-
-CITY = CityRecord.__table__  # type: ignore[attr-defined]
-PERSON = PersonRecord.__table__  # type: ignore[attr-defined]
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
+from models.tables import CITY, DELIVERABLE, PERSON
 
 
 @dataclass(frozen=True)

@@ -15,24 +15,25 @@ from accel.inputs import load_inputs
 from accel.operations import apply_cohort, plan_cohort
 from calendars.reconcile import Action, Plan
 from cli.main import app
-from models.tables import InvitationRecord, SessionRecord
+from models.tables import INVITATION, SESSION
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 runner = CliRunner()
 
 
 def _sessions(engine: sa.Engine) -> dict[str, tuple[str, int, dt.datetime]]:
-    table = SessionRecord.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
         return {
-            r.key: (r.status, r.sequence, r.starts_at) for r in connection.execute(sa.select(table))
+            r.key: (r.status, r.sequence, r.starts_at)
+            for r in connection.execute(sa.select(SESSION))
         }
 
 
 def _invitations(engine: sa.Engine, session_key: str) -> dict[str, tuple[str, int]]:
-    table = InvitationRecord.__table__  # type: ignore[attr-defined]
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(table).where(table.c.session_key == session_key))
+        rows = connection.execute(
+            sa.select(INVITATION).where(INVITATION.c.session_key == session_key)
+        )
         return {r.email: (r.status, r.sequence) for r in rows}
 
 

@@ -22,18 +22,17 @@ from accel.feed_tokens import (
     subjects_with_tokens,
 )
 from cli.main import app
-from models.feed_tokens import FeedTokenRecord
+from models.feed_tokens import FEED_TOKEN
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 TOMAS = FeedSubject("test-small", "person", "t.herrera@santiago.example.org")
 SANTIAGO = FeedSubject("test-small", "city", "santiago")
-TOKEN = FeedTokenRecord.__table__  # type: ignore[attr-defined]
 runner = CliRunner()
 
 
 def _stored(engine: sa.Engine) -> list[tuple[str, str, dt.datetime | None]]:
     with engine.connect() as connection:
-        rows = connection.execute(sa.select(TOKEN).order_by(TOKEN.c.id))
+        rows = connection.execute(sa.select(FEED_TOKEN).order_by(FEED_TOKEN.c.id))
         return [(r.subject, r.token_hash, r.revoked_at) for r in rows]
 
 

@@ -36,8 +36,8 @@ from accel.inputs import load_inputs
 from accel.operations import apply_cohort
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs, uid_for
-from models.outbox import OutboxMessage
-from models.tables import SessionRecord
+from models.outbox import OUTBOX
+from models.tables import SESSION
 from web.app import create_app
 from web.thread_server import serving
 
@@ -59,8 +59,6 @@ USERNAME = "ops"
 PASSWORD = "e2e-password-not-a-default"
 SANTIAGO_MEMBER = "t.herrera@santiago.example.org"
 MEXICO_CITY_MEMBER = "d.navarro@cdmx.example.org"
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),

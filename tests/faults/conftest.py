@@ -25,7 +25,7 @@ import sqlalchemy as sa
 
 from accel.inputs import load_inputs
 from accel.operations import apply_cohort
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED_PROGRAM = REPO / "programs" / "cda-accelerator.yaml"
@@ -33,7 +33,6 @@ SMALL_COHORT = REPO / "tests" / "data" / "cohorts" / "small.yaml"
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 CONCURRENCY = 4
 ACCEL = [sys.executable, "-c", "from cli.main import app; app()"]
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 
 
 def free_port() -> int:
@@ -185,7 +184,7 @@ def finish(process: subprocess.Popen[str], seconds: float = 180) -> tuple[str, s
 
 
 def immediate_program(folder: Path) -> Path:
-    """The shipped program with every first invitation due at `apply` (tests/email does too)."""
+    """The shipped program with every first invitation due at `apply` (tests/mail does too)."""
     (folder / "programs").mkdir(exist_ok=True)
     (folder / "cohorts").mkdir(exist_ok=True)
     text = SHIPPED_PROGRAM.read_text()

@@ -17,9 +17,8 @@ from flows.check_deliverables import check_deliverables
 from flows.dispatch_messages import dispatch_messages
 from flows.notify_decision_points import notify_decision_points
 from flows.sync_cohort import sync_cohort
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 COHORT = "tests/data/cohorts/small.yaml"
 MAY = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 

@@ -28,11 +28,10 @@ from accel.database import create_schema, make_engine
 from accel.inputs import load_inputs
 from accel.operations import apply_cohort
 from accel.prefect_server import free_port
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "cohorts" / "small.yaml"
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 SERVE_DEADLINE_SECONDS = 150.0
 DISPATCH_EVERY_SECONDS = 10
 

@@ -25,16 +25,16 @@ from accel.feed_tokens import FeedSubject, issue_token, rotate_token
 from accel.operations import apply_cohort
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs, uid_for
-from models.outbox import OutboxMessage
-from models.tables import CityRecord, DeliverableRecord, InvitationRecord, SessionRecord
+from models.outbox import OUTBOX
+from models.tables import (
+    CITY,
+    DELIVERABLE,
+    INVITATION,
+    SESSION,
+)
 from web.app import create_app
 from web.thread_server import serving
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
-SESSION = SessionRecord.__table__  # type: ignore[attr-defined]
-INVITATION = InvitationRecord.__table__  # type: ignore[attr-defined]
-CITY = CityRecord.__table__  # type: ignore[attr-defined]
-DELIVERABLE = DeliverableRecord.__table__  # type: ignore[attr-defined]
 COHORT = "test-small"
 TOMAS = "t.herrera@santiago.example.org"
 DIEGO = "d.navarro@cdmx.example.org"

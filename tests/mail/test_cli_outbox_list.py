@@ -13,9 +13,8 @@ from typer.testing import CliRunner
 
 from accel.database import make_engine
 from cli.main import app
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 NOW = "2024-05-01T00:00Z"
 HINT = "failed: `accel outbox list` shows them, `accel outbox retry ID` sends one again."
 # Several lines, longer than the table shows, with text rich would read as markup.

@@ -17,9 +17,9 @@ import pytest
 import sqlalchemy as sa
 
 from mail import render as outbox_render
-from mail.dispatcher import OUTBOX
 from mail.mime import build_message, message_bytes
 from mail.render import ObsoleteMessageError, load_render_sources, render_row
+from models.outbox import OUTBOX
 
 
 def test_every_queued_message_matches_the_standard_library(

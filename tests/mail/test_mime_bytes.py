@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mail.mime import build_message, make_message_id, message_bytes
-from tests.calendars.test_mime import DATE, DOMAIN, MESSAGE, calendar_bytes
+from tests.mail.test_mime import DATE, DOMAIN, MESSAGE, calendar_bytes
 
 # Characters that exercise the header and body encoders: ASCII specials, Latin accents, a
 # non-Latin script, an emoji, quotes and separators, spaces, and every line-break form.

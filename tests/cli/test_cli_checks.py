@@ -23,9 +23,8 @@ from accel.database import make_engine
 from accel.inputs import load_inputs
 from cli.main import app
 from mail.notices import check_deliverables, notify_decision_points
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 APPLIED = "2024-05-01T00:00Z"
 # strategy-outline is due 2024-09-18 20:00 UTC; the mayor's escalation comes 8 days later.
 MAYOR_ESCALATED = dt.datetime(2024, 9, 27, 8, 0, tzinfo=dt.UTC)

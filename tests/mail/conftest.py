@@ -27,10 +27,9 @@ from accel.operations import apply_cohort
 from accel.settings import Settings
 from mail.dispatcher import DispatchReport, send_due_messages
 from mail.senders import SmtpSender
-from models.outbox import OutboxMessage
+from models.outbox import OUTBOX
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
-OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 DROP = "drop"  # a scripted reply: close the connection instead of answering
 
