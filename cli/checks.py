@@ -1,8 +1,7 @@
 """`accel check-deliverables` and `accel notify-decisions`: the daily flows' queuing, from cron.
 
 Each does what its Prefect task does (tasks/outbox_tasks.py): read the cohort, queue what is due
-at --now in one transaction, idempotently. `accel dispatch` sends what they queue. Registered on
-`cli.main.app` at the end of `cli/main.py`; import that module, not this one.
+at --now in one transaction, idempotently. `accel dispatch` sends what they queue.
 """
 
 from __future__ import annotations
@@ -15,23 +14,22 @@ from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
-import typer
 
+from accel.feed_store import cohort_applied
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
-from cli.main import (
+from cli.options import (
     CohortOption,
     JsonOption,
     NowOption,
     engine_for,
-    err,
+    exit_nothing_stored,
     load_or_exit,
     out,
     parse_now,
     step,
 )
 from mail.notices import check_deliverables, notify_decision_points
-from models.tables import SESSION
 
 
 class QueueNotices(Protocol):
@@ -49,13 +47,10 @@ def _queue(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     with engine_for(Settings()).begin() as connection, step(label):
-        applied = connection.execute(
-            sa.select(SESSION.c.key).where(SESSION.c.cohort_id == inputs.cohort.id).limit(1)
-        ).first()
+        applied = cohort_applied(connection, cohort_id=inputs.cohort.id)
         queued = dict(queue(connection, inputs=inputs, now=moment)) if applied else None
     if queued is None:
-        err.print(f"{inputs.cohort.id}: nothing stored yet; run `accel apply` first.", markup=False)
-        raise typer.Exit(1)
+        exit_nothing_stored(inputs.cohort.id)
     if as_json:
         sys.stdout.write(json.dumps(dict(sorted(queued.items())), indent=2) + "\n")
         return

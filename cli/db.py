@@ -1,6 +1,5 @@
 """`accel db upgrade` and `accel db current`: the schema's revision (Alembic, `migrations/`).
 
-Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
 Every other command upgrades the database to the newest revision by itself (`create_schema`);
 these are for operators who migrate as a deployment step, before starting workers.
 """
@@ -14,7 +13,7 @@ from alembic.util import CommandError
 
 from accel.migrations import HEAD, SchemaError, current_revision, head_revision, upgrade_schema
 from accel.settings import Settings
-from cli.main import engine_for, err, out
+from cli.options import EXIT_NOT_DONE, engine_for, err, out
 
 db_app: typer.Typer = typer.Typer(
     help="The database schema: its revision, and upgrading it (Alembic migrations).",
@@ -34,7 +33,7 @@ def upgrade(
         result = upgrade_schema(engine, revision)
     except (SchemaError, CommandError) as error:  # CommandError: e.g. an unknown --revision
         err.print(str(error), markup=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_NOT_DONE) from None
     finally:
         engine.dispose()
     if result.adopted:

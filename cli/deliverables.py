@@ -17,12 +17,14 @@ from accel.deliverables import (
     submit_deliverable,
 )
 from accel.settings import Settings
-from cli.main import (
+from cli.options import (
+    EXIT_INVALID_INPUT,
     CohortOption,
     JsonOption,
     NowOption,
     engine_for,
     err,
+    exit_nothing_stored,
     load_or_exit,
     out,
     parse_now,
@@ -54,7 +56,7 @@ def submit(
     moment = parse_now(now)
     if link is not None and not link.startswith(("https://", "http://")):
         err.print(f"--link: not an http(s) URL: {link!r}", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_INVALID_INPUT)
     inputs = load_or_exit(cohort)
     engine = engine_for(Settings())
     try:
@@ -69,7 +71,7 @@ def submit(
             )
     except UnknownDeliverableError as error:
         err.print(f"{inputs.cohort_file}: {error}", markup=False)
-        raise typer.Exit(2) from None
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
     out.print(
         f"{key}: submitted at {moment:%Y-%m-%d %H:%M} UTC; {cancelled} pending notice(s) cancelled.",
         markup=False,
@@ -85,8 +87,7 @@ def deliverables(
     with engine_for(Settings()).connect() as connection:
         rows = deliverable_matrix(connection, cohort_id=inputs.cohort.id, now=moment)
     if not rows:
-        err.print(f"{inputs.cohort.id}: nothing stored yet; run `accel apply` first.", markup=False)
-        raise typer.Exit(1)
+        exit_nothing_stored(inputs.cohort.id)
     if as_json:
         sys.stdout.write(
             json.dumps(

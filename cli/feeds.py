@@ -1,7 +1,4 @@
-"""The `accel feeds`, `accel export` and `accel web` commands: secret feed URLs and their server.
-
-Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
-"""
+"""The `accel feeds` and `accel export` commands: secret feed URLs, and every feed as files."""
 
 from __future__ import annotations
 
@@ -23,10 +20,18 @@ from accel.feed_tokens import (
 )
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
-from cli.main import CohortOption, NowOption, engine_for, err, load_or_exit, out, parse_now, step
-
-EXIT_NOT_APPLIED = 1
-EXIT_INVALID_INPUT = 2
+from cli.options import (
+    EXIT_INVALID_INPUT,
+    EXIT_NOT_DONE,
+    CohortOption,
+    NowOption,
+    engine_for,
+    err,
+    load_or_exit,
+    out,
+    parse_now,
+    step,
+)
 
 feeds_app: typer.Typer = typer.Typer(
     help="Secret calendar-feed URLs per person and per city: create missing ones, list, rotate.",
@@ -42,7 +47,7 @@ def _require_applied(connection: sa.Connection, inputs: LoadedInputs) -> None:
             f"so there is nothing to publish. Run `accel apply --cohort {inputs.cohort_file}` first.",
             markup=False,
         )
-        raise typer.Exit(EXIT_NOT_APPLIED)
+        raise typer.Exit(EXIT_NOT_DONE)
 
 
 def _subjects(connection: sa.Connection, inputs: LoadedInputs) -> dict[FeedSubject, str]:
@@ -72,7 +77,8 @@ def feeds(ctx: typer.Context, cohort: CohortOption = None, now: NowOption = None
         return
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
-    with engine_for(Settings()).begin() as connection:
+    settings = Settings()
+    with engine_for(settings).begin() as connection:
         _require_applied(connection, inputs)
         store_feed_source(connection, source=feed_source_from_inputs(inputs), now=moment)
         subjects = _subjects(connection, inputs)
@@ -80,7 +86,7 @@ def feeds(ctx: typer.Context, cohort: CohortOption = None, now: NowOption = None
         created = issue_missing_tokens(
             connection, cohort_id=inputs.cohort.id, subjects=subjects, now=moment
         )
-    base_url = Settings().public_base_url
+    base_url = settings.public_base_url
     for subject, token in created.items():
         _print_url(base_url, subject, subjects[subject], token)
     hidden = sorted(s for s in subjects if s in existing)
@@ -113,7 +119,8 @@ def rotate(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     cohort_id = inputs.cohort.id
-    with engine_for(Settings()).begin() as connection:
+    settings = Settings()
+    with engine_for(settings).begin() as connection:
         _require_applied(connection, inputs)
         store_feed_source(connection, source=feed_source_from_inputs(inputs), now=moment)
         subjects = _subjects(connection, inputs)
@@ -133,7 +140,7 @@ def rotate(
                 raise typer.Exit(EXIT_INVALID_INPUT)
             chosen = [wanted]
         tokens = {s: rotate_token(connection, subject=s, now=moment) for s in chosen}
-    base_url = Settings().public_base_url
+    base_url = settings.public_base_url
     for subject, token in tokens.items():
         _print_url(base_url, subject, subjects[subject], token)
     out.print(f"{len(tokens)} feed URL(s) rotated; the old ones no longer work.", markup=False)
@@ -157,20 +164,3 @@ def export(
         f"cities, {counts['person']} people.",
         markup=False,
     )
-
-
-def web(
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
-    access_log: Annotated[
-        bool, typer.Option("--access-log/--no-access-log", help="Log requests (tokens redacted).")
-    ] = True,
-) -> None:
-    """Serve the feeds over HTTP with uvicorn: GET /calendars/<token>.ics and /healthz."""
-    import uvicorn
-
-    from web.app import create_app, log_config, server_config
-
-    settings = Settings()
-    app = create_app(settings, engine=engine_for(settings), access_log=access_log)
-    uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config())).run()

@@ -1,7 +1,4 @@
-"""The `accel outbox` and `accel dispatch` commands: see the queue, list, retry, send what is due.
-
-Registered on `cli.main.app` at the end of `cli/main.py`; import that module, not this one.
-"""
+"""The `accel outbox` and `accel dispatch` commands: see the queue, list, retry, send what is due."""
 
 from __future__ import annotations
 
@@ -16,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from accel.settings import Settings
-from cli.main import JsonOption, NowOption, engine_for, err, out, parse_now
+from cli.options import EXIT_NOT_DONE, JsonOption, NowOption, engine_for, err, out, parse_now
 from mail.dispatcher import (
     outbox_counts,
     outbox_messages,
@@ -26,7 +23,7 @@ from mail.dispatcher import (
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
 
-outbox_app: typer.Typer = typer.Typer(  # annotated: cli.py imports this module back
+outbox_app: typer.Typer = typer.Typer(
     help="The queue of emails: counts by status, kind and city; list messages; retry a failed one.",
     invoke_without_command=True,
 )
@@ -162,7 +159,7 @@ def retry(
         problem = retry_failed(connection, message=message, now=moment)
     if problem is not None:
         err.print(problem, markup=False)
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_NOT_DONE)
     out.print(f"message {message} is pending again; `accel dispatch` sends it.", markup=False)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from accel.settings import Settings, default_cohort_file
-from cli.main import CohortOption, out
+from cli.options import CohortOption, out
 
 
 def serve(

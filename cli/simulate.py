@@ -12,7 +12,15 @@ from rich.table import Table
 
 from accel.settings import REPOSITORY, default_cohort_file
 from accel.simulation import SimulationResult, simulate, write_summary
-from cli.main import CohortOption, err, load_or_exit, out, parse_now, report_problems
+from cli.options import (
+    EXIT_INVALID_INPUT,
+    CohortOption,
+    err,
+    load_or_exit,
+    out,
+    parse_now,
+    report_problems,
+)
 from models.file_loading import load_scenario
 from models.problems import InvalidInputError
 from models.scenario_file import Scenario
@@ -31,7 +39,7 @@ def _scenario(path: Path | None) -> tuple[Scenario | None, Path]:
         err.print(f"{path}: no such file", markup=False)
     except InvalidInputError as error:
         report_problems(error.problems)
-    raise typer.Exit(2)
+    raise typer.Exit(EXIT_INVALID_INPUT)
 
 
 def _run(
@@ -40,7 +48,7 @@ def _run(
     begin, end = parse_now(start), parse_now(until)
     if end <= begin:
         err.print(f"--until ({until}) must be after --from ({start})", markup=False)
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_INVALID_INPUT)
     inputs = load_or_exit(cohort)
     events, base = _scenario(scenario)
     last = [dt.datetime.min.replace(tzinfo=dt.UTC)]

@@ -17,7 +17,8 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from accel.database import shown_url
-from cli.main import EXIT_DATABASE_UNAVAILABLE, app
+from cli.main import app
+from cli.options import EXIT_DATABASE_UNAVAILABLE
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL_COHORT = REPO / "tests" / "data" / "cohorts" / "small.yaml"

@@ -11,7 +11,8 @@ import yaml
 from typer.testing import CliRunner
 
 from accel.inputs import load_inputs
-from cli.main import MAX_PROBLEMS_SHOWN, app
+from cli.main import app
+from cli.options import MAX_PROBLEMS_SHOWN
 from models.problems import InvalidInputError
 
 MARKUP = ":smile: [bold]x[/bold] [red]x[/red]"

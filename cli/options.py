@@ -1,0 +1,124 @@
+"""What every `accel` command shares: its options, consoles, exit codes, and opening its inputs.
+
+Exit statuses (also in the README): 0 done; 1 the command could not do what was asked (e.g.
+the cohort was never applied); 2 a bad file, option or setting, nothing written; 3 the database
+cannot be opened (ACCEL_DATABASE_URL unreachable or wrong: one line on stderr, its password
+masked). Text from the input files is printed as it is: never read as rich markup or `:emoji:`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+
+from accel.database import DatabaseUnavailableError, open_engine
+from accel.inputs import load_inputs
+from accel.settings import Settings, default_cohort_file
+from calendars.timeline_types import LoadedInputs
+from models.file_loading import MAX_PROBLEMS
+from models.problems import InvalidInputError, Problem, Severity
+
+# emoji=False: a name such as "Team :smile:" is printed as written. Markup stays on for our own
+# styling, so user text goes through `escape` or is printed with markup=False.
+out = Console(highlight=False, soft_wrap=True, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+EXIT_NOT_DONE = 1
+EXIT_INVALID_INPUT = 2
+EXIT_DATABASE_UNAVAILABLE = 3
+# A timeline can have thousands of problems; the first ones say what to fix. The loader keeps
+# at most MAX_PROBLEMS schema problems plus one line counting the rest: all of those show.
+MAX_PROBLEMS_SHOWN = MAX_PROBLEMS + 1
+
+CohortOption = Annotated[
+    Path | None,
+    typer.Option("--cohort", help="Cohort file (default: the shipped cohorts/cda-2024.yaml)."),
+]
+NowOption = Annotated[
+    str | None,
+    typer.Option(
+        "--now", help="The moment to act at, ISO 8601 with offset (default: the real clock)."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+
+
+def parse_now(value: str | None) -> dt.datetime:
+    """`--now`: an ISO 8601 instant with offset, or a date (midnight UTC); None is the clock."""
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(
+            f"not an ISO 8601 time: {value!r} (e.g. 2024-07-01T09:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        raise typer.BadParameter(f"{value!r} has no offset: add Z or e.g. -04:00")
+    return moment.astimezone(dt.UTC)
+
+
+def report_problems(problems: list[Problem]) -> None:
+    """One line per problem on stderr, at most MAX_PROBLEMS_SHOWN of them (errors first)."""
+    shown = problems
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        shown = sorted(problems, key=lambda p: p.severity is not Severity.ERROR)
+        shown = shown[:MAX_PROBLEMS_SHOWN]
+    for problem in shown:
+        err.print(str(problem), markup=False)
+    if hidden := len(problems) - len(shown):
+        err.print(f"... and {hidden:,} more problems ({len(problems):,} in all)", markup=False)
+
+
+@contextmanager
+def step(label: str) -> Iterator[None]:
+    """Progress on stderr: what is being done, and how long it took."""
+    started = time.perf_counter()
+    with err.status(label):
+        yield
+    err.print(f"{label}: done in {time.perf_counter() - started:.2f} s", markup=False, style="dim")
+
+
+def load_or_exit(cohort: Path | None) -> LoadedInputs:
+    """The cohort and its program, read and expanded; a bad file is its problems and exit 2."""
+    try:
+        with step("reading and expanding the program and cohort"):
+            inputs = load_inputs(cohort or default_cohort_file())
+    except InvalidInputError as error:
+        report_problems(error.problems)
+        errors = sum(1 for p in error.problems if p.severity == "error")
+        err.print(f"{errors} error(s): nothing was changed.", markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+    report_problems(inputs.warnings)
+    return inputs
+
+
+def engine_for(settings: Settings, *, upgrade: bool = True) -> sa.Engine:
+    """The configured database, upgraded to the newest schema unless not `upgrade`.
+
+    Every command opens the database here: one that cannot be opened (refused, unknown host,
+    no such folder, not a URL) is one line on stderr and exit status 3, never a traceback.
+    """
+    try:
+        return open_engine(settings.database_url.get_secret_value(), upgrade=upgrade)
+    except DatabaseUnavailableError as error:
+        err.print(f"accel: {error}", markup=False)
+        raise typer.Exit(EXIT_DATABASE_UNAVAILABLE) from None
+
+
+def exit_nothing_stored(cohort_id: str) -> NoReturn:
+    """Exit 1 for a command that reads what `apply` stores, when it stored nothing yet."""
+    err.print(f"{cohort_id}: nothing stored yet; run `accel apply` first.", markup=False)
+    raise typer.Exit(EXIT_NOT_DONE)
