@@ -28,6 +28,7 @@ from cli.options import (
     parse_now,
     step,
 )
+from models.cohort_file import City
 from models.file_types import localized
 
 
@@ -132,56 +133,63 @@ def timeline(
         ids = ", ".join(c.id for c in inputs.cohort.cities)
         err.print(f"{inputs.cohort_file}: cities: no city {city!r} (cities: {ids})", markup=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
+    rows = _timeline_rows(inputs, found)
+    if as_json:
+        document = {"city": city, "timezone": found.timezone, "items": rows}
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    _print_timeline(found, rows)
+    if inputs is not files:
+        out.print("Includes the operators' session moves and cancellations.", markup=False)
+
+
+def _timeline_rows(inputs: LoadedInputs, city: City) -> list[dict[str, Any]]:
+    """The city's sessions (its own, and those its people attend) and its deliverables, by start."""
     people = inputs.timeline.people
-    city_emails = {p.key for p in people.values() if p.city_id == city}
+    city_emails = {p.key for p in people.values() if p.city_id == city.id}
     rows: list[dict[str, Any]] = []
     for session in inputs.timeline.sessions:
-        if session.city_id != city and not city_emails & {a.person for a in session.attendees}:
+        if session.city_id != city.id and not city_emails & {a.person for a in session.attendees}:
             continue
         rows.append(
             {
                 "type": "session",
                 "key": session.key,
                 "kind": session.kind.value,
-                "title": localized(session.title, found.language),
+                "title": localized(session.title, city.language),
                 "starts_at": _utc(session.starts_at),
                 "ends_at": _utc(session.ends_at),
-                "local_start": to_local(session.starts_at, found.timezone).isoformat(),
-                "local_end": to_local(session.ends_at, found.timezone).isoformat(),
-                "timezone": found.timezone,
+                "local_start": to_local(session.starts_at, city.timezone).isoformat(),
+                "local_end": to_local(session.ends_at, city.timezone).isoformat(),
+                "timezone": city.timezone,
                 "location": session.location,
                 "attendees": [a.person for a in session.attendees if a.person in city_emails],
             }
         )
     for item in inputs.timeline.deliverables:
-        if item.city_id == city:
+        if item.city_id == city.id:
             rows.append(
                 {
                     "type": "deliverable",
                     "key": item.key,
                     "kind": "deliverable",
-                    "title": localized(item.title, found.language),
+                    "title": localized(item.title, city.language),
                     "starts_at": _utc(item.due_at),
                     "ends_at": None,
-                    "local_start": to_local(item.due_at, found.timezone).isoformat(),
+                    "local_start": to_local(item.due_at, city.timezone).isoformat(),
                     "local_end": None,
-                    "timezone": found.timezone,
+                    "timezone": city.timezone,
                     "location": "",
                     "owners": list(item.owners),
                 }
             )
     rows.sort(key=lambda r: (r["starts_at"], r["key"]))
-    if as_json:
-        sys.stdout.write(
-            json.dumps(
-                {"city": city, "timezone": found.timezone, "items": rows},
-                indent=2,
-                ensure_ascii=False,
-            )
-            + "\n"
-        )
-        return
-    table = Table(title=f"{escape(found.name)} ({found.timezone}), all times local")
+    return rows
+
+
+def _print_timeline(city: City, rows: list[dict[str, Any]]) -> None:
+    """The rows as a table of local dates and hours."""
+    table = Table(title=f"{escape(city.name)} ({city.timezone}), all times local")
     for column in ("date", "time", "what", "title"):
         table.add_column(column)
     for row in rows:
@@ -196,8 +204,6 @@ def timeline(
             f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], escape(row["title"])
         )
     out.print(table)
-    if inputs is not files:
-        out.print("Includes the operators' session moves and cancellations.", markup=False)
 
 
 def _utc(moment: dt.datetime) -> str:
