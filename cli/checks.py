@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Protocol
 
 import sqlalchemy as sa
+import typer
 
 from accel.feed_store import cohort_applied
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
+from cli.context import settings_of
 from cli.options import (
     CohortOption,
     JsonOption,
@@ -41,12 +43,18 @@ class QueueNotices(Protocol):
 
 
 def _queue(
-    queue: QueueNotices, label: str, cohort: Path | None, now: str | None, *, as_json: bool
+    queue: QueueNotices,
+    label: str,
+    settings: Settings,
+    cohort: Path | None,
+    now: str | None,
+    *,
+    as_json: bool,
 ) -> None:
     """Queue with `queue` in one transaction and print the counts by kind."""
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
-    with engine_for(Settings()).begin() as connection, step(label):
+    with engine_for(settings).begin() as connection, step(label):
         applied = cohort_applied(connection, cohort_id=inputs.cohort.id)
         queued = dict(queue(connection, inputs=inputs, now=moment)) if applied else None
     if queued is None:
@@ -66,20 +74,28 @@ def _queue(
 
 
 def check_deliverables_command(
-    cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    cohort: CohortOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Queue the deliverable reminders, overdue notices and escalations due at --now.
 
     As the daily check_deliverables flow: each notice once; `accel dispatch` sends them.
     """
-    _queue(check_deliverables, "queuing due deliverable notices", cohort, now, as_json=as_json)
+    label = "queuing due deliverable notices"
+    _queue(check_deliverables, label, settings_of(ctx), cohort, now, as_json=as_json)
 
 
 def notify_decisions_command(
-    cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    cohort: CohortOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Queue each mayor's decision-point email whose moment has come at --now.
 
     As the daily notify_decision_points flow: each email once; `accel dispatch` sends them.
     """
-    _queue(notify_decision_points, "queuing decision-point emails", cohort, now, as_json=as_json)
+    label = "queuing decision-point emails"
+    _queue(notify_decision_points, label, settings_of(ctx), cohort, now, as_json=as_json)

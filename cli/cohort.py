@@ -12,10 +12,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from accel.operations import apply_cohort, plan_cohort, with_overrides
-from accel.settings import Settings
 from calendars.reconcile import Plan
 from calendars.slots import to_local
 from calendars.timeline_types import LoadedInputs
+from cli.context import settings_of
 from cli.options import (
     EXIT_INVALID_INPUT,
     CohortOption,
@@ -99,26 +99,37 @@ def refuse_a_finished_program(inputs: LoadedInputs, now: dt.datetime, given: str
     raise typer.Exit(EXIT_INVALID_INPUT)
 
 
-def plan(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
+def plan(
+    ctx: typer.Context,
+    cohort: CohortOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Show what `apply` would change in the database, per city, without writing anything."""
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     with step("comparing with the database"):
-        result = plan_cohort(engine_for(Settings()), inputs, now=moment)
+        result = plan_cohort(engine_for(settings_of(ctx)), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=False)
 
 
-def apply(cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False) -> None:
+def apply(
+    ctx: typer.Context,
+    cohort: CohortOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
+) -> None:
     """Write the plan in one transaction. Applying the same files twice changes nothing."""
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     refuse_a_finished_program(inputs, moment, now)
     with step("reconciling and writing in one transaction"):
-        result = apply_cohort(engine_for(Settings()), inputs, now=moment)
+        result = apply_cohort(engine_for(settings_of(ctx)), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=True)
 
 
 def timeline(
+    ctx: typer.Context,
     city: Annotated[str, typer.Option("--city", help="City id, e.g. santiago.")],
     cohort: CohortOption = None,
     as_json: JsonOption = False,
@@ -126,7 +137,7 @@ def timeline(
     """A city's whole timeline in its local time (sessions and deliverable deadlines), with
     the operators' moves and cancellations stored in the database."""
     files = load_or_exit(cohort)
-    with engine_for(Settings()).connect() as connection:
+    with engine_for(settings_of(ctx)).connect() as connection:
         inputs = with_overrides(connection, files)
     found = next((c for c in inputs.cohort.cities if c.id == city), None)
     if found is None:

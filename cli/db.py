@@ -12,7 +12,7 @@ import typer
 from alembic.util import CommandError
 
 from accel.migrations import HEAD, SchemaError, current_revision, head_revision, upgrade_schema
-from accel.settings import Settings
+from cli.context import settings_of
 from cli.options import EXIT_NOT_DONE, engine_for, err, out
 
 db_app: typer.Typer = typer.Typer(
@@ -23,12 +23,13 @@ db_app: typer.Typer = typer.Typer(
 
 @db_app.command("upgrade")
 def upgrade(
+    ctx: typer.Context,
     revision: Annotated[
         str, typer.Option("--revision", help="The revision to reach (default: the newest).")
     ] = HEAD,
 ) -> None:
     """Migrate the database to --revision, under a lock (concurrent upgrades run once)."""
-    engine = engine_for(Settings(), upgrade=False)
+    engine = engine_for(settings_of(ctx), upgrade=False)
     try:
         result = upgrade_schema(engine, revision)
     except (SchemaError, CommandError) as error:  # CommandError: e.g. an unknown --revision
@@ -47,9 +48,9 @@ def upgrade(
 
 
 @db_app.command("current")
-def current() -> None:
+def current(ctx: typer.Context) -> None:
     """The database's revision, and the newest one this code knows."""
-    engine = engine_for(Settings(), upgrade=False)
+    engine = engine_for(settings_of(ctx), upgrade=False)
     try:
         with engine.connect() as connection:
             found = current_revision(connection)

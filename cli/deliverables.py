@@ -16,7 +16,7 @@ from accel.deliverables import (
     deliverable_matrix,
     submit_deliverable,
 )
-from accel.settings import Settings
+from cli.context import settings_of
 from cli.options import (
     EXIT_INVALID_INPUT,
     CohortOption,
@@ -46,6 +46,7 @@ _STYLE = {
 
 @deliverable_app.command("submit")
 def submit(
+    ctx: typer.Context,
     city: Annotated[str, typer.Argument(help="City id, e.g. santiago.")],
     deliverable: Annotated[str, typer.Argument(help="Deliverable id, e.g. strategy-outline.")],
     link: Annotated[str | None, typer.Option("--link", help="Where the document is.")] = None,
@@ -58,7 +59,7 @@ def submit(
         err.print(f"--link: not an http(s) URL: {link!r}", markup=False)
         raise typer.Exit(EXIT_INVALID_INPUT)
     inputs = load_or_exit(cohort)
-    engine = engine_for(Settings())
+    engine = engine_for(settings_of(ctx))
     try:
         with engine.begin() as connection:
             key, cancelled = submit_deliverable(
@@ -79,12 +80,15 @@ def submit(
 
 
 def deliverables(
-    cohort: CohortOption = None, now: NowOption = None, as_json: JsonOption = False
+    ctx: typer.Context,
+    cohort: CohortOption = None,
+    now: NowOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """The cities × deliverables matrix with each status at --now."""
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
-    with engine_for(Settings()).connect() as connection:
+    with engine_for(settings_of(ctx)).connect() as connection:
         rows = deliverable_matrix(connection, cohort_id=inputs.cohort.id, now=moment)
     if not rows:
         exit_nothing_stored(inputs.cohort.id)

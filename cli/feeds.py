@@ -18,8 +18,8 @@ from accel.feed_tokens import (
     rotate_token,
     subjects_with_tokens,
 )
-from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
+from cli.context import settings_of
 from cli.options import (
     EXIT_INVALID_INPUT,
     EXIT_NOT_DONE,
@@ -77,7 +77,7 @@ def feeds(ctx: typer.Context, cohort: CohortOption = None, now: NowOption = None
         return
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
-    settings = Settings()
+    settings = settings_of(ctx)
     with engine_for(settings).begin() as connection:
         _require_applied(connection, inputs)
         store_feed_source(connection, source=feed_source_from_inputs(inputs), now=moment)
@@ -106,6 +106,7 @@ def feeds(ctx: typer.Context, cohort: CohortOption = None, now: NowOption = None
 
 @feeds_app.command()
 def rotate(
+    ctx: typer.Context,
     person: Annotated[str | None, typer.Option("--person", help="A person's email.")] = None,
     city: Annotated[str | None, typer.Option("--city", help="A city id, e.g. santiago.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Every person and city.")] = False,
@@ -119,7 +120,7 @@ def rotate(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     cohort_id = inputs.cohort.id
-    settings = Settings()
+    settings = settings_of(ctx)
     with engine_for(settings).begin() as connection:
         _require_applied(connection, inputs)
         store_feed_source(connection, source=feed_source_from_inputs(inputs), now=moment)
@@ -147,6 +148,7 @@ def rotate(
 
 
 def export(
+    ctx: typer.Context,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder to write calendars/ into.")],
     cohort: CohortOption = None,
     now: NowOption = None,
@@ -155,7 +157,7 @@ def export(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     root = out_dir / "calendars"
-    with engine_for(Settings()).connect() as connection:
+    with engine_for(settings_of(ctx)).connect() as connection:
         _require_applied(connection, inputs)
         with step("building and writing the feeds"):
             counts = export_feeds(connection, inputs=inputs, root=root, now=moment)

@@ -1,7 +1,7 @@
 """The `accel` app: every command registered, in the order `accel --help` lists them.
 
 The commands live one group per module; their shared options, consoles and exit statuses
-are in `cli.options`.
+are in `cli.options`, and the settings of a run in `cli.context`.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from cli import checks, cohort, db, deliverables, feeds, outbox, serve, simulate, web
+from cli.context import read_settings
 
 app = typer.Typer(
     help="Scheduling engine for the City Data Alliance Accelerator.",
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.callback()(read_settings)
 
 app.command()(cohort.validate)
 app.command()(cohort.plan)

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.settings import Settings
+from cli.context import settings_of
 from cli.options import EXIT_NOT_DONE, JsonOption, NowOption, engine_for, err, out, parse_now
 from mail.dispatcher import (
     outbox_counts,
@@ -52,7 +52,7 @@ def outbox(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Messages by status, by kind and by city."""
     if ctx.invoked_subcommand is not None:
         return
-    with engine_for(Settings()).connect() as connection:
+    with engine_for(settings_of(ctx)).connect() as connection:
         tables = {by: outbox_counts(connection, by=by) for by in ("kind", "city_id")}
     if as_json:
         document = {
@@ -83,6 +83,7 @@ def outbox(ctx: typer.Context, as_json: JsonOption = False) -> None:
 
 @outbox_app.command("list")
 def list_messages(
+    ctx: typer.Context,
     status: Annotated[
         MessageStatus, typer.Option("--status", help="Messages in this state.")
     ] = MessageStatus.FAILED,
@@ -95,7 +96,7 @@ def list_messages(
 
     The id is what `accel outbox retry` takes; --json gives the last error whole.
     """
-    with engine_for(Settings()).connect() as connection:
+    with engine_for(settings_of(ctx)).connect() as connection:
         rows, total = outbox_messages(
             connection,
             status=status.value,
@@ -145,6 +146,7 @@ def list_messages(
 
 @outbox_app.command("retry")
 def retry(
+    ctx: typer.Context,
     message: Annotated[
         int, typer.Argument(help="The message id: `accel outbox list` shows the failed ones.")
     ],
@@ -155,7 +157,7 @@ def retry(
     `accel outbox list` shows the failed messages with their ids and errors.
     """
     moment = parse_now(now)
-    with engine_for(Settings()).begin() as connection:
+    with engine_for(settings_of(ctx)).begin() as connection:
         problem = retry_failed(connection, message=message, now=moment)
     if problem is not None:
         err.print(problem, markup=False)
@@ -164,12 +166,13 @@ def retry(
 
 
 def dispatch(
+    ctx: typer.Context,
     now: NowOption = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Send at most this many.")] = None,
 ) -> None:
     """Send the emails due at --now: SMTP if ACCEL_SMTP_HOST is set, else .eml files."""
     moment = parse_now(now)
-    settings = Settings()
+    settings = settings_of(ctx)
     engine = engine_for(settings)
     sender = make_sender(settings)
     where = (

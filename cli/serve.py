@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from accel.settings import Settings, default_cohort_file
+from accel.settings import default_cohort_file
+from cli.context import settings_of
 from cli.options import CohortOption, out
 
 
 def serve(
+    ctx: typer.Context,
     cohort: CohortOption = None,
     prefect_port: Annotated[
         int,
@@ -36,7 +38,7 @@ def serve(
     deployments = build_deployments(
         cohort_file, dispatch_every=dt.timedelta(seconds=dispatch_every)
     )
-    settings = Settings()
+    settings = settings_of(ctx)
     mail = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         if settings.smtp_host

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
-from accel.settings import Settings
+from cli.context import settings_of
 from cli.options import engine_for
 
 
 def web(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     access_log: Annotated[
@@ -23,6 +24,6 @@ def web(
 
     from web.app import create_app, log_config, server_config
 
-    settings = Settings()
+    settings = settings_of(ctx)
     app = create_app(settings, engine=engine_for(settings), access_log=access_log)
     uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config())).run()
