@@ -7,8 +7,9 @@ import datetime as dt
 
 import sqlalchemy as sa
 
+from accel.people_queries import save_cities
 from accel.session_overrides import load_overrides, matching_sessions, save_overrides
-from accel.store import apply_plan, load_state, save_cities
+from accel.store import apply_plan, load_state
 from calendars.overrides import apply_overrides
 from calendars.reconcile import Plan, reconcile
 from calendars.timeline_types import LoadedInputs

@@ -152,21 +152,15 @@ def _attendee_line(method: ItipMethod, attendee: InviteAttendee) -> bytes:
 
 
 def _attendee_address(attendee: InviteAttendee, method: ItipMethod) -> vCalAddress:
-    if method == "CANCEL":
-        # No RSVP: a cancellation asks for no reply.
-        return vCalAddress.new(
-            attendee.email,
-            cn=_param_text(attendee.name),
-            cutype=CUTYPE.INDIVIDUAL,
-            role=_role(attendee),
-        )
+    # No PARTSTAT or RSVP in a cancellation: it asks for no reply (None leaves a parameter out).
+    asks_reply = method != "CANCEL"
     return vCalAddress.new(
         attendee.email,
         cn=_param_text(attendee.name),
         cutype=CUTYPE.INDIVIDUAL,
         role=_role(attendee),
-        partstat=PARTSTAT.NEEDS_ACTION,
-        rsvp=True,
+        partstat=PARTSTAT.NEEDS_ACTION if asks_reply else None,
+        rsvp=True if asks_reply else None,
     )
 
 

@@ -217,9 +217,7 @@ def format_local_datetime(instant: dt.datetime, zone: str, language: Language | 
     >>> format_local_datetime(at, "America/New_York", "en")
     'Tuesday, 10 September 2024, 09:00 (New York time, UTC−4)'
     """
-    local = _local(instant, zone)
-    label = format_zone_label(instant, zone, language)
-    return f"{_date(local.date(), Language(language))}, {local:%H:%M} ({label})"
+    return f"{format_local_date(instant, zone, language)}, {format_local_time(instant, zone, language)}"
 
 
 def format_local_span(

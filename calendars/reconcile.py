@@ -9,20 +9,19 @@ that started before `now` are history: they are never changed, cancelled or noti
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from calendars.timeline_types import (
-    Person,
-    Timeline,
-    TimelineDecisionPoint,
-    TimelineDeliverable,
-    TimelineSession,
+from calendars.fingerprints import (
+    decision_point_content,
+    deliverable_content,
+    fingerprint,
+    person_content,
+    session_content,
 )
+from calendars.timeline_types import Timeline, TimelineSession
 from models.enums import RecordStatus
 
 
@@ -34,57 +33,6 @@ class Action(StrEnum):
     INVITE = "invite"
     UPDATE = "update"
     CANCEL = "cancel"
-
-
-def fingerprint(payload: Any) -> str:
-    """A short stable hash of JSON-able content, to detect changes cheaply."""
-    text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def session_content(session: TimelineSession) -> dict[str, Any]:
-    """What makes a session different for its attendees (attendees are compared separately)."""
-    return {
-        "starts_at": session.starts_at.isoformat(),
-        "ends_at": session.ends_at.isoformat(),
-        "timezone": session.timezone,
-        "location": session.location,
-        "meeting_url": session.meeting_url,
-        "title": session.title,
-        "description": session.description,
-        "language": session.language,
-        "reminders": [int(r.total_seconds()) for r in session.reminders],
-        "kind": session.kind.value,
-    }
-
-
-def deliverable_content(item: TimelineDeliverable) -> dict[str, Any]:
-    return {
-        "due_at": item.due_at.isoformat(),
-        "owners": list(item.owners),
-        "title": item.title,
-        "reminders": [int(r.total_seconds()) for r in item.reminders],
-    }
-
-
-def decision_point_content(item: TimelineDecisionPoint) -> dict[str, Any]:
-    return {
-        "title": item.title,
-        "decide": item.decide,
-        "notify_at": item.notify_at.isoformat(),
-        "checkin": item.checkin_session,
-        "deliverables": list(item.deliverables),
-    }
-
-
-def person_content(person: Person) -> dict[str, Any]:
-    return {
-        "name": person.name,
-        "language": person.language.value,
-        "timezone": person.timezone,
-        "role": person.role,
-        "city_id": person.city_id,
-    }
 
 
 @dataclass(frozen=True)
@@ -223,100 +171,13 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
     """The changes that would bring the database to `timeline`, seen at `now`."""
     plan = Plan(timeline.cohort_id, now)
     city_of = {p.key: p.city_id for p in timeline.people.values()}
-    wanted_keys = set()
     for session in timeline.sessions:
-        wanted_keys.add(session.key)
-        print_ = fingerprint(session_content(session))
-        attendees = {a.person: a.required for a in session.attendees}
         old = stored.sessions.get(session.key)
-        started = session.starts_at <= now
         if old is None:
-            plan.sessions.append(
-                SessionChange(Action.ADDED, session.key, session.city_id, 0, session.starts_at)
-            )
-            plan.invitations.extend(
-                InvitationChange(
-                    Action.INVITE,
-                    session.key,
-                    email,
-                    session.city_id or city_of.get(email),
-                    0,
-                    required,
-                    notify=not started,
-                )
-                for email, required in attendees.items()
-            )
-            continue
-        active = {e for e, (_, status) in old.attendees.items() if status != RecordStatus.CANCELLED}
-        restored = old.status == RecordStatus.CANCELLED
-        what = []
-        if restored:
-            what.append("restored")
-        if (old.starts_at, old.ends_at) != (session.starts_at, session.ends_at):
-            what.append("time")
-        if old.location != session.location:
-            what.append("place")
-        if old.fingerprint != print_ and not {"time", "place"} & set(what):
-            what.append("details")
-        required_changed = any(
-            old.attendees[e][0] != attendees[e] for e in active & attendees.keys()
-        )
-        if active != attendees.keys() or required_changed:
-            what.append("attendees")
-        if not what:
-            continue
-        if old.starts_at <= now or started:
-            plan.past_unchanged.append(session.key)
-            continue
-        sequence = old.sequence + 1
-        action = Action.RESTORED if restored else Action.CHANGED
-        plan.sessions.append(
-            SessionChange(
-                action, session.key, session.city_id, sequence, session.starts_at, tuple(what)
-            )
-        )
-        for email, required in attendees.items():
-            kind = Action.UPDATE if email in active and not restored else Action.INVITE
-            plan.invitations.append(
-                InvitationChange(
-                    kind,
-                    session.key,
-                    email,
-                    session.city_id or city_of.get(email),
-                    sequence,
-                    required,
-                    notify=True,
-                )
-            )
-        for email in sorted(active - attendees.keys()):
-            plan.invitations.append(
-                InvitationChange(
-                    Action.CANCEL,
-                    session.key,
-                    email,
-                    session.city_id,
-                    sequence,
-                    old.attendees[email][0],
-                    notify=True,
-                )
-            )
-    for key, old in stored.sessions.items():
-        if key in wanted_keys or old.status == RecordStatus.CANCELLED:
-            continue
-        if old.starts_at <= now:
-            plan.past_unchanged.append(key)
-            continue
-        sequence = old.sequence + 1
-        plan.sessions.append(
-            SessionChange(Action.CANCELLED, key, old.city_id, sequence, old.starts_at)
-        )
-        for email, (required, status) in sorted(old.attendees.items()):
-            if status != RecordStatus.CANCELLED:
-                plan.invitations.append(
-                    InvitationChange(
-                        Action.CANCEL, key, email, old.city_id, sequence, required, notify=True
-                    )
-                )
+            _add_session(plan, session, city_of)
+        else:
+            _change_session(plan, session, old, city_of)
+    _cancel_missing_sessions(plan, stored.sessions, {s.key for s in timeline.sessions})
     plan.deliverables = _diff_items(
         {d.key: (fingerprint(deliverable_content(d)), d.city_id) for d in timeline.deliverables},
         stored.deliverables,
@@ -334,3 +195,119 @@ def reconcile(timeline: Timeline, stored: StoredState, now: dt.datetime) -> Plan
     )
     plan.past_unchanged.sort()
     return plan
+
+
+def _add_session(plan: Plan, session: TimelineSession, city_of: dict[str, str | None]) -> None:
+    """A new session and an invitation per attendee (recorded, not sent, if already started)."""
+    started = session.starts_at <= plan.now
+    plan.sessions.append(
+        SessionChange(Action.ADDED, session.key, session.city_id, 0, session.starts_at)
+    )
+    attendees = {a.person: a.required for a in session.attendees}
+    plan.invitations.extend(
+        InvitationChange(
+            Action.INVITE,
+            session.key,
+            email,
+            session.city_id or city_of.get(email),
+            0,
+            required,
+            notify=not started,
+        )
+        for email, required in attendees.items()
+    )
+
+
+def _change_session(
+    plan: Plan, session: TimelineSession, old: StoredSession, city_of: dict[str, str | None]
+) -> None:
+    """A stored session that differs: a raised sequence, updates, invitations, cancellations.
+
+    A session that has started (before or after the change) is left as it is.
+    """
+    attendees = {a.person: a.required for a in session.attendees}
+    active = {e for e, (_, status) in old.attendees.items() if status != RecordStatus.CANCELLED}
+    restored = old.status == RecordStatus.CANCELLED
+    what = _what_changed(session, old, attendees, active, restored)
+    if not what:
+        return
+    if old.starts_at <= plan.now or session.starts_at <= plan.now:
+        plan.past_unchanged.append(session.key)
+        return
+    sequence = old.sequence + 1
+    action = Action.RESTORED if restored else Action.CHANGED
+    plan.sessions.append(
+        SessionChange(action, session.key, session.city_id, sequence, session.starts_at, what)
+    )
+    for email, required in attendees.items():
+        kind = Action.UPDATE if email in active and not restored else Action.INVITE
+        plan.invitations.append(
+            InvitationChange(
+                kind,
+                session.key,
+                email,
+                session.city_id or city_of.get(email),
+                sequence,
+                required,
+                notify=True,
+            )
+        )
+    for email in sorted(active - attendees.keys()):
+        plan.invitations.append(
+            InvitationChange(
+                Action.CANCEL,
+                session.key,
+                email,
+                session.city_id,
+                sequence,
+                old.attendees[email][0],
+                notify=True,
+            )
+        )
+
+
+def _what_changed(
+    session: TimelineSession,
+    old: StoredSession,
+    attendees: dict[str, bool],
+    active: set[str],
+    restored: bool,
+) -> tuple[str, ...]:
+    """What an update says changed: restored, time, place, details (only alone), attendees."""
+    what = []
+    if restored:
+        what.append("restored")
+    if (old.starts_at, old.ends_at) != (session.starts_at, session.ends_at):
+        what.append("time")
+    if old.location != session.location:
+        what.append("place")
+    moved = {"time", "place"} & set(what)
+    if old.fingerprint != fingerprint(session_content(session)) and not moved:
+        what.append("details")
+    required_changed = any(old.attendees[e][0] != attendees[e] for e in active & attendees.keys())
+    if active != attendees.keys() or required_changed:
+        what.append("attendees")
+    return tuple(what)
+
+
+def _cancel_missing_sessions(
+    plan: Plan, stored: dict[str, StoredSession], wanted_keys: set[str]
+) -> None:
+    """Stored sessions the timeline no longer has: cancelled for every active attendee."""
+    for key, old in stored.items():
+        if key in wanted_keys or old.status == RecordStatus.CANCELLED:
+            continue
+        if old.starts_at <= plan.now:
+            plan.past_unchanged.append(key)
+            continue
+        sequence = old.sequence + 1
+        plan.sessions.append(
+            SessionChange(Action.CANCELLED, key, old.city_id, sequence, old.starts_at)
+        )
+        for email, (required, status) in sorted(old.attendees.items()):
+            if status != RecordStatus.CANCELLED:
+                plan.invitations.append(
+                    InvitationChange(
+                        Action.CANCEL, key, email, old.city_id, sequence, required, notify=True
+                    )
+                )

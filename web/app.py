@@ -18,6 +18,7 @@ from accel.database import create_schema, make_engine
 from accel.feed_source import load_feed_source
 from accel.feed_store import BuiltFeed, build_city_feed, build_person_feed, feed_version
 from accel.feed_tokens import FeedSubject, find_subject, is_well_formed
+from accel.health import ping_database
 from accel.settings import Settings
 from web.access_log import RedactedAccessLog, redact_uvicorn_access_log
 from web.dashboard import mount_dashboard
@@ -59,7 +60,7 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> Response:
         with db.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
+            ping_database(connection)
         return Response(b"ok\n", media_type="text/plain; charset=utf-8")
 
     @app.api_route("/calendars/{token}.ics", methods=["GET", "HEAD"])

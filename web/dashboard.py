@@ -12,11 +12,14 @@ from starlette.staticfiles import StaticFiles
 
 from accel.settings import Settings
 from web.auth import OperatorAuth
+from web.city_routes import city_router
+from web.deliverables_routes import deliverables_router
 from web.login_routes import login_router
-from web.ops_routes import ops_router
+from web.outbox_routes import outbox_router
 from web.page_context import Clock, Dashboard, PageInterrupt
 from web.pages import STATIC, Pages
 from web.personal_routes import personal_router
+from web.timeline_routes import timeline_router
 
 _TOKEN_PATH = re.compile(r"^/(me|city)/[^/?#]*", re.DOTALL)
 
@@ -39,7 +42,8 @@ def mount_dashboard(app: FastAPI, *, settings: Settings, engine: sa.Engine, cloc
     app.state.dashboard = dashboard
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login_router(dashboard))
-    app.include_router(ops_router(dashboard))
+    for operator_router in (timeline_router, deliverables_router, outbox_router, city_router):
+        app.include_router(operator_router(dashboard))
     app.include_router(personal_router(dashboard))
 
     async def _interrupted(_request: Request, error: Exception) -> Response:

@@ -9,7 +9,7 @@ from accel.feed_tokens import feed_urls, find_subject, is_well_formed
 from web.page_context import Dashboard
 from web.page_text import page_text
 from web.pages import not_found
-from web.personal_queries import SubjectPage, city_page, person_page
+from web.personal_pages import SubjectPage, city_page, person_page
 
 
 def personal_router(dashboard: Dashboard) -> APIRouter:

@@ -1,15 +1,17 @@
-"""A city's timeline row from its stored sessions and deliverables: tooltips in the city's time."""
+"""Timeline rows from stored sessions and deliverables (tooltips in the city's time), and their months."""
 
 from __future__ import annotations
 
+import datetime as dt
 import urllib.parse
 from collections.abc import Sequence
 
 from accel.deliverables import DeliverableRow
+from accel.people_queries import CityInfo
+from accel.session_queries import SessionInfo
 from calendars.local_time import format_local_span
 from web.deliverables_table import short_local
-from web.ops_queries import CityInfo, SessionInfo
-from web.timeline_svg import STATUS_LABELS, DeadlineMark, SessionMark, TimelineRow
+from web.timeline_svg import STATUS_LABELS, DeadlineMark, SessionMark, TimelineRow, month_window
 
 
 def timeline_row(
@@ -48,3 +50,12 @@ def timeline_row(
             for d in deliverables
         ],
     )
+
+
+def chart_window(
+    sessions: Sequence[SessionInfo], deliverables: Sequence[DeliverableRow], now: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """Whole months around every session and deadline given (the month of `now` if none)."""
+    instants = [s.starts_at for s in sessions] + [s.ends_at for s in sessions]
+    instants += [d.due_at for d in deliverables]
+    return month_window(min(instants, default=now), max(instants, default=now))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Final
@@ -136,32 +136,51 @@ def timeline_svg(
 def legend_svg(kinds: Sequence[str], statuses: Sequence[str]) -> str:
     """Swatches for session kinds (bars) on one line and deadline statuses (diamonds) below:
     as one line it was wider than a 1280-pixel window's card, and its end was cut off."""
-    parts: list[str] = []
-    x = 4.0
-    for kind in kinds:
-        label = KIND_LABELS.get(kind, kind)
-        parts.append(
-            f'<g class="legend-kind" data-kind="{escape(kind)}">'
-            f'<rect x="{_f(x)}" y="6" width="14" height="10" rx="1" fill="{_kind_colour(kind)}"/>'
-            f'<text x="{_f(x + 19)}" y="15">{escape(label)}</text></g>'
-        )
-        x += 34 + LEGEND_CHAR_WIDTH * len(label)
-    widest = x
-    x = 4.0
-    for status in statuses:
-        label = STATUS_LABELS.get(status, status)
-        parts.append(
-            f'<g class="legend-status" data-status="{escape(status)}">'
-            f"{_diamond(x + 6, 33, status)}"
-            f'<text x="{_f(x + 16)}" y="37">{escape(label)}</text></g>'
-        )
-        x += 32 + LEGEND_CHAR_WIDTH * len(label)
-    width = int(max(widest, x)) + 4
+    kind_parts, kinds_end = _legend_line(
+        "kind", kinds, KIND_LABELS, _kind_swatch, label_x=19, label_y=15, gap=34
+    )
+    status_parts, statuses_end = _legend_line(
+        "status", statuses, STATUS_LABELS, _status_swatch, label_x=16, label_y=37, gap=32
+    )
+    width = int(max(kinds_end, statuses_end)) + 4
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="legend" role="img" '
         f'aria-label="Legend" viewBox="0 0 {width} 44" width="{width}" height="44" '
-        f'font-family="{escape(FONT)}" font-size="12">' + "".join(parts) + "</svg>"
+        f'font-family="{escape(FONT)}" font-size="12">'
+        + "".join(kind_parts + status_parts)
+        + "</svg>"
     )
+
+
+def _legend_line(
+    name: str,
+    values: Sequence[str],
+    labels: Mapping[str, str],
+    swatch: Callable[[float, str], str],
+    *,
+    label_x: float,
+    label_y: int,
+    gap: float,
+) -> tuple[list[str], float]:
+    """A swatch and label per value, left to right, each as wide as its label; and where it ends."""
+    parts: list[str] = []
+    x = 4.0
+    for value in values:
+        label = labels.get(value, value)
+        parts.append(
+            f'<g class="legend-{name}" data-{name}="{escape(value)}">{swatch(x, value)}'
+            f'<text x="{_f(x + label_x)}" y="{label_y}">{escape(label)}</text></g>'
+        )
+        x += gap + LEGEND_CHAR_WIDTH * len(label)
+    return parts, x
+
+
+def _kind_swatch(x: float, kind: str) -> str:
+    return f'<rect x="{_f(x)}" y="6" width="14" height="10" rx="1" fill="{_kind_colour(kind)}"/>'
+
+
+def _status_swatch(x: float, status: str) -> str:
+    return _diamond(x + 6, 33, status)
 
 
 class _Scale:

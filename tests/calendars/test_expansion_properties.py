@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from calendars.timeline import anchor_of, expand_timeline
+from calendars.expansion import anchor_of
+from calendars.timeline import expand_timeline
 from calendars.timeline_types import Timeline, TimelineSession, uid_for
 from models.cohort_file import Cohort
 from models.enums import Audience, SessionKind

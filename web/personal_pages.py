@@ -8,13 +8,12 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from accel.deliverables import DeliverableStatus, status_at
+from accel.deliverables import DeliverableStatus, city_deliverables
 from accel.feed_source import load_feed_source
 from accel.feed_store import load_city_rows, load_person_rows
+from accel.people_queries import CityInfo, find_active_person, find_city, people_names
 from calendars.feed_content import FeedContent, city_feed, person_feed
 from calendars.local_time import format_local_datetime, format_local_span, format_zone_label
-from models.enums import RecordStatus
-from models.tables import CITY, DELIVERABLE, PERSON
 
 
 @dataclass(frozen=True)
@@ -56,11 +55,9 @@ def person_page(
     connection: sa.Connection, *, cohort_id: str, email: str, now: dt.datetime
 ) -> SubjectPage | None:
     """A person's page, or None when they are unknown or no longer in the cohort."""
-    person = connection.execute(
-        sa.select(PERSON).where(PERSON.c.cohort_id == cohort_id, PERSON.c.email == email)
-    ).first()
+    person = find_active_person(connection, cohort_id=cohort_id, email=email)
     source = load_feed_source(connection, cohort_id=cohort_id)
-    if person is None or not person.active or source is None:
+    if person is None or source is None:
         return None
     rows = load_person_rows(connection, cohort_id=cohort_id, email=email)
     if email not in rows.people:
@@ -126,14 +123,10 @@ def _upcoming(
     ]
 
 
-def _city(
-    connection: sa.Connection, cohort_id: str, city_id: str | None
-) -> sa.Row[tuple[object, ...]] | None:
+def _city(connection: sa.Connection, cohort_id: str, city_id: str | None) -> CityInfo | None:
     if city_id is None:
         return None
-    return connection.execute(
-        sa.select(CITY).where(CITY.c.cohort_id == cohort_id, CITY.c.id == city_id)
-    ).first()
+    return find_city(connection, cohort_id=cohort_id, city_id=city_id)
 
 
 def _deliverables(
@@ -148,36 +141,23 @@ def _deliverables(
         return []
     city = _city(connection, cohort_id, city_id)
     zone = city.timezone if city is not None else "UTC"
-    names: dict[str, str] = dict(
-        connection.execute(
-            sa.select(PERSON.c.email, PERSON.c.name).where(
-                PERSON.c.cohort_id == cohort_id, PERSON.c.city_id == city_id
-            )
-        ).all()
-    )
-    rows = connection.execute(
-        sa.select(DELIVERABLE)
-        .where(DELIVERABLE.c.cohort_id == cohort_id, DELIVERABLE.c.city_id == city_id)
-        .order_by(DELIVERABLE.c.due_at, DELIVERABLE.c.key)
-    )
+    names = people_names(connection, cohort_id=cohort_id, city_id=city_id)
     found = []
-    for r in rows:
-        owners = tuple(r.owners)
-        status = status_at(r.due_at, r.submitted_at, r.status == RecordStatus.CANCELLED, now)
-        submitted = r.submitted_at if r.submitted_at is not None and r.submitted_at <= now else None
+    for d in city_deliverables(connection, cohort_id=cohort_id, city_id=city_id, now=now):
+        submitted = d.submitted_at if d.submitted_at is not None and d.submitted_at <= now else None
         found.append(
             (
                 PageDeliverable(
-                    deliverable=r.deliverable,
-                    title=r.title.get(language) or r.title.get("en", r.deliverable),
-                    due=format_local_datetime(r.due_at, zone, language),
-                    status=status,
+                    deliverable=d.deliverable,
+                    title=d.title.get(language) or d.title.get("en", d.deliverable),
+                    due=format_local_datetime(d.due_at, zone, language),
+                    status=d.status,
                     submitted=format_local_datetime(submitted, zone, language)
                     if submitted
                     else None,
-                    owners=tuple(names.get(o, o) for o in owners),
+                    owners=tuple(names.get(o, o) for o in d.owners),
                 ),
-                owners,
+                d.owners,
             )
         )
     return found
