@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from accel.settings import REPOSITORY
+from accel.shipped import shipped_path
 from calendars.recurrence import RecurrenceRuleError, check_rule
 from calendars.timeline import expand_timeline
 from calendars.timeline_types import LoadedInputs
@@ -58,11 +58,12 @@ def _read(path: Path) -> bytes:
 
 
 def program_path_for(cohort_path: Path, program_id: str) -> Path:
-    """`programs/<id>.yaml` beside the cohort folder, else in the working directory or repository."""
+    """`programs/<id>.yaml` beside the cohort folder, else in the working directory, else the
+    one installed with the engine."""
     candidates = [
         cohort_path.resolve().parent.parent / "programs" / f"{program_id}.yaml",
         Path("programs") / f"{program_id}.yaml",
-        REPOSITORY / "programs" / f"{program_id}.yaml",
+        shipped_path("programs", f"{program_id}.yaml"),
     ]
     return next((c for c in candidates if c.exists()), candidates[0])
 

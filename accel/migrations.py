@@ -29,9 +29,10 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from accel.settings import REPOSITORY
+from accel.shipped import shipped_path
 
-MIGRATIONS = REPOSITORY / "migrations"
+# The `migrations` package: installed with the engine (env.py, alembic.ini, versions/).
+MIGRATIONS = shipped_path("migrations")
 # Any fixed 64-bit number, the same in every process: "accel-schema" in ASCII.
 LOCK_KEY = 0x616363656C2D7363
 HEAD = "head"

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPOSITORY = Path(__file__).resolve().parent.parent
+from accel.shipped import shipped_path
 
 
 class Settings(BaseSettings):
@@ -41,6 +41,6 @@ class Settings(BaseSettings):
 
 
 def default_cohort_file() -> Path:
-    """The shipped cohort: ./cohorts/cda-2024.yaml, or the one beside this package."""
+    """The shipped cohort: ./cohorts/cda-2024.yaml, or the one installed with the engine."""
     local = Path("cohorts/cda-2024.yaml")
-    return local if local.exists() else REPOSITORY / "cohorts" / "cda-2024.yaml"
+    return local if local.exists() else shipped_path("cohorts", "cda-2024.yaml")

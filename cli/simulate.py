@@ -10,7 +10,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.settings import REPOSITORY, default_cohort_file
+from accel.settings import default_cohort_file
+from accel.shipped import shipped_path
 from accel.simulation import SimulationResult, simulate, write_summary
 from cli.options import (
     EXIT_INVALID_INPUT,
@@ -25,7 +26,7 @@ from models.file_loading import load_scenario
 from models.problems import InvalidInputError
 from models.scenario_file import Scenario
 
-DEMO_SCENARIO = REPOSITORY / "scenarios" / "cda-2024-rehearsal.yaml"
+DEMO_SCENARIO = shipped_path("scenarios", "cda-2024-rehearsal.yaml")
 DEMO_FROM = "2024-05-01T13:00Z"  # before the program: every invitation is still ahead
 DEMO_UNTIL = "2024-12-31T23:59Z"
 
@@ -137,7 +138,7 @@ def demo(
     for line in (
         "",
         f"Done: the shipped cohort replayed from {DEMO_FROM} to {DEMO_UNTIL} with the rehearsal",
-        f"scenario ({DEMO_SCENARIO.relative_to(REPOSITORY)}). Where to look:",
+        f"scenario (scenarios/{DEMO_SCENARIO.name}). Where to look:",
         f"  {out_dir / 'outbox'}/        {len(result.messages)} emails (.eml, open them in a mail client), dated when they would be sent",
         f"  {out_dir / 'calendars'}/     {sum(result.feeds.values())} calendar feeds (.ics): the cohort, each city, each person",
         f"  {out_dir / 'summary.csv'}   messages per kind, city and week; each person's busiest day",

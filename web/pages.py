@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Final
 
 import jinja2
 from starlette.responses import HTMLResponse, Response
 
-HERE = Path(__file__).resolve().parent
-TEMPLATES = HERE / "templates"
-STATIC = HERE / "static"
+from accel.shipped import shipped_path
+
+TEMPLATES = shipped_path("web", "templates")
+STATIC = shipped_path("web", "static")
 
 # Everything is served from here: no CDN, no inline script, no framing, no referrer (the
 # personal pages carry a secret token in their URL, which a Referer header would leak).

@@ -1,0 +1,1 @@
+"""The shipped program definitions (`<id>.yaml`), found when no programs/ folder has one."""
