@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from accel.shipped import shipped_path
 
@@ -44,3 +45,42 @@ def default_cohort_file() -> Path:
     """The shipped cohort: ./cohorts/cda-2024.yaml, or the one installed with the engine."""
     local = Path("cohorts/cda-2024.yaml")
     return local if local.exists() else shipped_path("cohorts", "cda-2024.yaml")
+
+
+class InvalidSettingsError(Exception):
+    """An ACCEL_ setting that cannot be used; the message is one line naming the variable."""
+
+
+def load_settings() -> Settings:
+    """Read the ACCEL_ settings (environment, .env); a bad value raises InvalidSettingsError.
+
+    Never cached: one process (a test) may read them many times with different environments.
+    """
+    try:
+        return Settings()
+    except ValidationError as error:
+        raise InvalidSettingsError(describe_invalid_settings(error)) from None
+    except SettingsError as error:  # a value the settings sources cannot even parse
+        raise InvalidSettingsError(str(error)) from None
+
+
+def describe_invalid_settings(error: ValidationError) -> str:
+    """`ACCEL_SMTP_PORT: Input should be a valid integer, ... (got 'x')`; several joined by `; `.
+
+    A secret's value is never repeated.
+    """
+    parts = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"])
+        line = f"ACCEL_{field.upper()}: {problem['msg']}"
+        if not _is_secret(field):
+            line += f" (got {problem['input']!r})"
+        parts.append(line)
+    return "; ".join(parts)
+
+
+def _is_secret(field: str) -> bool:
+    info = Settings.model_fields.get(field)
+    if info is None:
+        return True  # not a field we know: say nothing of its value
+    return info.annotation is SecretStr or SecretStr in get_args(info.annotation)

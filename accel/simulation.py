@@ -26,7 +26,6 @@ from accel.database import create_schema, make_engine
 from accel.deliverables import submit_deliverable
 from accel.feed_export import export_feeds
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort, override_sessions
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
 from mail.dispatcher import send_due_messages
@@ -42,6 +41,7 @@ from models.scenario_file import (
 )
 from models.tables import PERSON
 from models.timezones import load_zone
+from tasks.operations import apply_cohort, override_sessions
 
 CHECK_TIMES = (dt.time(8, 0), dt.time(8, 30))  # deliverable checks, then decision points
 

@@ -22,8 +22,8 @@ sys.path.insert(0, str(REPO))
 def measure(cities: int) -> dict[str, float]:
     from accel.database import create_schema, make_engine
     from accel.inputs import load_inputs
-    from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
+    from tasks.operations import apply_cohort
 
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)

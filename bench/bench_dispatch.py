@@ -97,9 +97,9 @@ def queue_invitations(root: Path, messages: int) -> Path:
 
     from accel.database import create_schema, make_engine
     from accel.inputs import load_inputs
-    from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
     from models.outbox import OUTBOX
+    from tasks.operations import apply_cohort
 
     (root / "cohorts").mkdir()
     (root / "programs").mkdir()

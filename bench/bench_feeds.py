@@ -43,8 +43,8 @@ def prepare(root: Path, cities: int) -> tuple[str, dict[str, str]]:
     from accel.feed_source import feed_source_from_inputs, store_feed_source
     from accel.feed_tokens import FeedSubject, issue_token
     from accel.inputs import load_inputs
-    from accel.operations import apply_cohort
     from bench.generated_cohort import generated_cohort
+    from tasks.operations import apply_cohort
 
     (root / "cohorts").mkdir()
     (root / "programs").mkdir()

@@ -48,7 +48,7 @@ def _workspace(root: Path, cities: int) -> Path:
 def run_plain(cohort: Path, database: Path) -> Summary:
     from accel.database import create_schema, make_engine
     from accel.inputs import load_inputs
-    from accel.operations import apply_cohort
+    from tasks.operations import apply_cohort
 
     engine = make_engine(f"sqlite:///{database}")
     try:

@@ -11,7 +11,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.operations import apply_cohort, plan_cohort, with_overrides
 from calendars.reconcile import Plan
 from calendars.slots import to_local
 from calendars.timeline_types import LoadedInputs
@@ -30,6 +29,7 @@ from cli.options import (
 )
 from models.cohort_file import City
 from models.file_types import localized
+from tasks.operations import apply_cohort, plan_cohort, with_overrides
 
 
 def validate(cohort: CohortOption = None) -> None:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import typer
-from pydantic import SecretStr, ValidationError
-from pydantic_settings import SettingsError
 
-from accel.settings import Settings
+from accel.settings import InvalidSettingsError, Settings, load_settings
 from cli.options import EXIT_INVALID_INPUT, err
 
 
@@ -20,11 +16,8 @@ def read_settings(ctx: typer.Context) -> None:
     stderr naming the variable, and exit status 2, never a traceback.
     """
     try:
-        ctx.obj = Settings()
-    except ValidationError as error:
-        err.print(f"accel: {describe_invalid_settings(error)}", markup=False)
-        raise typer.Exit(EXIT_INVALID_INPUT) from None
-    except SettingsError as error:  # a value the settings sources cannot even parse
+        ctx.obj = load_settings()
+    except InvalidSettingsError as error:
         err.print(f"accel: {error}", markup=False)
         raise typer.Exit(EXIT_INVALID_INPUT) from None
 
@@ -35,25 +28,3 @@ def settings_of(ctx: typer.Context) -> Settings:
     if settings is None:  # a command run without the app: a programming error, not a user's
         raise RuntimeError("no settings in the context: run the command through cli.main.app")
     return settings
-
-
-def describe_invalid_settings(error: ValidationError) -> str:
-    """`ACCEL_SMTP_PORT: Input should be a valid integer, ... (got 'x')`; several joined by `; `.
-
-    A secret's value is never repeated.
-    """
-    parts = []
-    for problem in error.errors():
-        field = ".".join(str(part) for part in problem["loc"])
-        line = f"ACCEL_{field.upper()}: {problem['msg']}"
-        if not _is_secret(field):
-            line += f" (got {problem['input']!r})"
-        parts.append(line)
-    return "; ".join(parts)
-
-
-def _is_secret(field: str) -> bool:
-    info = Settings.model_fields.get(field)
-    if info is None:
-        return True  # not a field we know: say nothing of its value
-    return info.annotation is SecretStr or SecretStr in get_args(info.annotation)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Annotated
 
 import typer
 
-from cli.context import settings_of
-from cli.options import engine_for
-
 
 def web(
-    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     access_log: Annotated[
@@ -19,11 +17,10 @@ def web(
     ] = True,
 ) -> None:
     """Serve the feeds over HTTP with uvicorn: GET /calendars/<token>.ics and /healthz."""
-    # Imported here: the other commands start without loading a web server.
-    import uvicorn
-
-    from web.app import create_app, log_config, server_config
-
-    settings = settings_of(ctx)
-    app = create_app(settings, engine=engine_for(settings), access_log=access_log)
-    uvicorn.Server(server_config(app, host=host, port=port, log_config=log_config())).run()
+    # The web room is the command line's sibling, not below it: this process becomes the web
+    # room's own entry point (same PID, so signals and the exit status are the server's).
+    flag = "--access-log" if access_log else "--no-access-log"
+    argv = [sys.executable, "-m", "web", "--host", host, "--port", str(port), flag]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)  # noqa: S606 - a fixed argv of ours, no shell

@@ -21,11 +21,11 @@ from prefect.client.schemas.objects import State, TaskRun
 
 from accel.database import create_schema, make_engine
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort, override_sessions, plan_cohort
 from accel.settings import Settings
 from calendars.reconcile import Plan
 from calendars.timeline_types import LoadedInputs
 from models.problems import InvalidInputError
+from tasks.operations import apply_cohort, override_sessions, plan_cohort
 
 # Results are not cached or persisted: the database is the state, and a retry must re-read it.
 RETRY_DELAYS: list[float] = [5, 30]

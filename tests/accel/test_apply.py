@@ -12,10 +12,10 @@ from typer.testing import CliRunner
 
 from accel.database import create_schema, make_engine
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort, plan_cohort
 from calendars.reconcile import Action, Plan
 from cli.main import app
 from models.tables import INVITATION, SESSION
+from tasks.operations import apply_cohort, plan_cohort
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 runner = CliRunner()

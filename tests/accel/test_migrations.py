@@ -31,9 +31,9 @@ from accel.migrations import (
     script_directory,
     upgrade_schema,
 )
-from accel.operations import apply_cohort, plan_cohort
 from calendars.timeline_types import LoadedInputs
 from cli.main import app
+from tasks.operations import apply_cohort, plan_cohort
 
 REPO = Path(__file__).resolve().parent.parent.parent
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort, override_sessions, plan_cohort
 from accel.session_overrides import NoSuchSessionError
 from calendars.reconcile import Action
+from tasks.operations import apply_cohort, override_sessions, plan_cohort
 
 NOW = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from accel.database import make_engine
 from accel.inputs import load_inputs
-from accel.operations import override_sessions
 from cli.main import app
+from tasks.operations import override_sessions
 
 runner = CliRunner()
 MASTERCLASS = "test-small/masterclass/03"

@@ -8,8 +8,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from accel.settings import Settings
-from cli.context import describe_invalid_settings
+from accel.settings import Settings, describe_invalid_settings
 from cli.main import app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -33,11 +33,11 @@ from accel.database import create_schema, make_engine
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_tokens import FeedSubject, issue_token
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs, uid_for
 from models.outbox import OUTBOX
 from models.tables import SESSION
+from tasks.operations import apply_cohort
 from web.app import create_app
 from web.thread_server import serving
 

@@ -24,8 +24,8 @@ import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort
 from models.outbox import OUTBOX
+from tasks.operations import apply_cohort
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SHIPPED_PROGRAM = REPO / "programs" / "cda-accelerator.yaml"

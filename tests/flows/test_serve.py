@@ -26,9 +26,9 @@ import sqlalchemy as sa
 
 from accel.database import create_schema, make_engine
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort
 from accel.prefect_server import free_port
 from models.outbox import OUTBOX
+from tasks.operations import apply_cohort
 
 REPO = Path(__file__).resolve().parents[2]
 SMALL = REPO / "tests" / "data" / "cohorts" / "small.yaml"

@@ -23,11 +23,11 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort
 from accel.settings import Settings
 from mail.dispatcher import DispatchReport, send_due_messages
 from mail.senders import SmtpSender
 from models.outbox import OUTBOX
+from tasks.operations import apply_cohort
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 from accel.deliverables import submit_deliverable
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_tokens import FeedSubject, issue_token, rotate_token
-from accel.operations import apply_cohort
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs, uid_for
 from models.outbox import OUTBOX
@@ -32,6 +31,7 @@ from models.tables import (
     INVITATION,
     SESSION,
 )
+from tasks.operations import apply_cohort
 from web.app import create_app
 from web.thread_server import serving
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from accel.operations import apply_cohort
 from calendars.timeline_types import LoadedInputs
+from tasks.operations import apply_cohort
 from tests.web.test_dashboard_http import (
     APPLIED_AT,
     CITY,

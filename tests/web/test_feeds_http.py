@@ -20,9 +20,9 @@ from fastapi import FastAPI
 from accel.feed_source import feed_source_from_inputs, store_feed_source
 from accel.feed_tokens import FeedSubject, issue_token, rotate_token
 from accel.inputs import load_inputs
-from accel.operations import apply_cohort
 from calendars.feeds import feed_etag
 from calendars.timeline_types import uid_for
+from tasks.operations import apply_cohort
 from web.app import create_app
 from web.thread_server import serving
 

@@ -1,4 +1,4 @@
-"""The cohort operations behind `accel plan` and `accel apply`."""
+"""The cohort operations behind `accel plan` and `accel apply`: services and mail in one transaction."""
 
 from __future__ import annotations
 
