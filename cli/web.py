@@ -8,8 +8,12 @@ from typing import Annotated
 
 import typer
 
+from cli.context import settings_of
+from cli.options import engine_for
+
 
 def web(
+    ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     access_log: Annotated[
@@ -17,6 +21,9 @@ def web(
     ] = True,
 ) -> None:
     """Serve the feeds over HTTP with uvicorn: GET /calendars/<token>.ics and /healthz."""
+    # A bad setting or database is one line and exit 2 or 3 here, in this process, as for
+    # every command; only a server that can start replaces it.
+    engine_for(settings_of(ctx)).dispose()
     # The web room is the command line's sibling, not below it: this process becomes the web
     # room's own entry point (same PID, so signals and the exit status are the server's).
     flag = "--access-log" if access_log else "--no-access-log"
