@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,6 +53,27 @@ def _use_wal(cursor: Any) -> None:
             if "locked" not in str(error) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
+
+
+# An empty database that leaves no file behind: what a command that writes nothing reads in
+# place of a SQLite file that does not exist yet (one connection per thread keeps its tables).
+EMPTY_DATABASE_URL = "sqlite://"
+
+
+def is_missing_sqlite_file(url: str) -> bool:
+    """True when `url` names a SQLite file not created yet, in a folder that exists: opening it
+    would create the file. A missing folder is False: opening then fails, and says so."""
+    try:
+        parsed = make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        return False
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return False
+    if "uri" in parsed.query:  # `file:...?mode=...` URIs: left to SQLite to interpret
+        return False
+    path = Path(database)
+    return path.parent.is_dir() and not path.exists()
 
 
 class DatabaseUnavailableError(Exception):

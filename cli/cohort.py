@@ -21,6 +21,7 @@ from cli.options import (
     JsonOption,
     NowOption,
     engine_for,
+    engine_for_reading,
     err,
     load_or_exit,
     out,
@@ -109,7 +110,7 @@ def plan(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     with step("comparing with the database"):
-        result = plan_cohort(engine_for(settings_of(ctx)), inputs, now=moment)
+        result = plan_cohort(engine_for_reading(settings_of(ctx)), inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=False)
 
 

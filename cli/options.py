@@ -19,7 +19,12 @@ import sqlalchemy as sa
 import typer
 from rich.console import Console
 
-from accel.database import DatabaseUnavailableError, open_engine
+from accel.database import (
+    EMPTY_DATABASE_URL,
+    DatabaseUnavailableError,
+    is_missing_sqlite_file,
+    open_engine,
+)
 from accel.inputs import load_inputs
 from accel.settings import Settings, default_cohort_file
 from calendars.timeline_types import LoadedInputs
@@ -116,6 +121,15 @@ def engine_for(settings: Settings, *, upgrade: bool = True) -> sa.Engine:
     except DatabaseUnavailableError as error:
         err.print(f"accel: {error}", markup=False)
         raise typer.Exit(EXIT_DATABASE_UNAVAILABLE) from None
+
+
+def engine_for_reading(settings: Settings) -> sa.Engine:
+    """As `engine_for`, for a command that writes nothing (`plan`, `serve --dry-run`): a
+    SQLite file that does not exist yet is left uncreated, and an empty database read instead,
+    which is what the first `apply` will find."""
+    if is_missing_sqlite_file(settings.database_url.get_secret_value()):
+        return open_engine(EMPTY_DATABASE_URL)
+    return engine_for(settings)
 
 
 def exit_nothing_stored(cohort_id: str) -> NoReturn:

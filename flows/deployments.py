@@ -1,8 +1,10 @@
-"""The deployments of the engine, with their schedules: one list for `accel serve` and docs."""
+"""The deployments of the engine: one dispatcher, and each cohort's checks and triggered flows."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
@@ -20,43 +22,67 @@ DISPATCH_EVERY = dt.timedelta(minutes=5)
 DISPATCH_ANCHOR = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
+@dataclass(frozen=True)
+class CohortDeployment:
+    """A cohort to deploy: its id names its deployments; its file is the flows' `cohort_file`."""
+
+    cohort_id: str
+    cohort_file: str
+
+
+def deployment_name(name: str, cohort_id: str) -> str:
+    """A cohort's deployment's name, e.g. `sync-cohort-cda-2025`: unique across cohorts, while
+    the one dispatcher (it sends every cohort's outbox) keeps its plain `dispatch-messages`."""
+    return f"{name}-{cohort_id}"
+
+
 def build_deployments(
-    cohort_file: str, *, dispatch_every: dt.timedelta = DISPATCH_EVERY
+    cohorts: Sequence[CohortDeployment], *, dispatch_every: dt.timedelta = DISPATCH_EVERY
 ) -> list[Any]:
-    """Every deployment for one cohort; `dispatch_every` is shortened only by tests."""
-    cohort = {"cohort_file": cohort_file}
+    """The dispatcher, then each cohort's deployments; `dispatch_every` is shortened by tests."""
+    ids = [c.cohort_id for c in cohorts]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"a cohort is named twice: {ids}")
+    dispatcher = dispatch_messages.to_deployment(
+        name="dispatch-messages",
+        schedules=[Interval(dispatch_every, anchor_date=DISPATCH_ANCHOR)],
+        description="Send what the outbox has due (every cohort's), every few minutes.",
+    )
+    return [dispatcher] + [d for cohort in cohorts for d in cohort_deployments(cohort)]
+
+
+def cohort_deployments(cohort: CohortDeployment) -> list[Any]:
+    """The daily checks and the triggered flows of one cohort, its file as their parameter."""
+    parameters = {"cohort_file": cohort.cohort_file}
+    of = cohort.cohort_id
     return [
-        dispatch_messages.to_deployment(
-            name="dispatch-messages",
-            schedules=[Interval(dispatch_every, anchor_date=DISPATCH_ANCHOR)],
-            description="Send what the outbox has due, every few minutes.",
-        ),
         check_deliverables.to_deployment(
-            name="check-deliverables",
+            name=deployment_name("check-deliverables", of),
             schedules=[Cron("0 8 * * *", timezone=DAILY_CHECKS_ZONE)],
-            parameters=cohort,
-            description="Daily at 08:00 New York time: reminders, overdue notices, escalations.",
+            parameters=parameters,
+            description=f"{of}: daily at 08:00 New York time: reminders, overdue notices, "
+            "escalations.",
         ),
         notify_decision_points.to_deployment(
-            name="notify-decision-points",
+            name=deployment_name("notify-decision-points", of),
             schedules=[Cron("30 8 * * *", timezone=DAILY_CHECKS_ZONE)],
-            parameters=cohort,
-            description="Daily at 08:30 New York time: mayors' decision-point emails.",
+            parameters=parameters,
+            description=f"{of}: daily at 08:30 New York time: mayors' decision-point emails.",
         ),
         sync_cohort.to_deployment(
-            name="sync-cohort",
-            parameters=cohort,
-            description="Triggered by operations after editing the files.",
+            name=deployment_name("sync-cohort", of),
+            parameters=parameters,
+            description=f"{of}: triggered by operations after editing the files.",
         ),
         reschedule_session.to_deployment(
-            name="reschedule-session",
-            parameters=cohort,
-            description="Triggered: move a session (key or glob).",
+            name=deployment_name("reschedule-session", of),
+            parameters=parameters,
+            description=f"{of}: triggered: move a session (key or glob).",
         ),
         cancel_session.to_deployment(
-            name="cancel-session",
-            parameters=cohort,
-            description="Triggered: cancel a session (key or glob).",
+            name=deployment_name("cancel-session", of),
+            parameters=parameters,
+            description=f"{of}: triggered: cancel a session (key or glob).",
         ),
     ]
 

@@ -7,7 +7,7 @@ import re
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from accel.settings import Settings
@@ -40,6 +40,13 @@ def mount_dashboard(app: FastAPI, *, settings: Settings, engine: sa.Engine, cloc
     """Add the static files, the login, the operator pages and the personal pages to `app`."""
     dashboard = Dashboard(engine, clock, settings, OperatorAuth.from_settings(settings), Pages())
     app.state.dashboard = dashboard
+
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+    def root() -> Response:
+        # The dashboard is the site's front page; 307 keeps the method and is never cached
+        # for good, so the root stays free for a page of its own later.
+        return RedirectResponse("/ops/", status_code=307)
+
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login_router(dashboard))
     for operator_router in (timeline_router, deliverables_router, outbox_router, city_router):

@@ -31,10 +31,11 @@ def timeline_router(dashboard: Dashboard) -> APIRouter:
     @router.get("/ops/")
     def timeline_default(
         session: OperatorSession = operator,
+        cohort: str | None = None,  # the cohort picker's choice; else the latest applied
         city: Annotated[list[str], Query()] = [],  # noqa: B006 - FastAPI copies defaults
         kind: Annotated[list[str], Query()] = [],  # noqa: B006
     ) -> Response:
-        return timeline_page(pages, session, None, city, kind)
+        return timeline_page(pages, session, cohort or None, city, kind)
 
     @router.get("/ops/cohorts/{cohort}")
     def timeline_of(

@@ -60,10 +60,12 @@ PASSWORD = "e2e-password-not-a-default"
 SANTIAGO_MEMBER = "t.herrera@santiago.example.org"
 MEXICO_CITY_MEMBER = "d.navarro@cdmx.example.org"
 
+# scripts/test says before running pytest whether these run; each skip repeats why.
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(),
-    reason=f"Debian's Chromium is not installed at {CHROMIUM}: `apt-get install -y chromium` "
-    "(.ci/run installs it); Playwright's own browser download is never used",
+    reason=f"browser test skipped: Debian's Chromium is not installed at {CHROMIUM} "
+    "(`apt-get install -y chromium`; .ci/run installs it); Playwright's own browser download "
+    "is never used",
 )
 
 

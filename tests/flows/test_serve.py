@@ -218,8 +218,9 @@ def test_serve_runs_the_dispatcher_on_its_schedule(
     assert re.search(
         rf"dispatch_messages/dispatch-messages +every {DISPATCH_EVERY_SECONDS} s\n", printed
     )
-    assert "check_deliverables/check-deliverables" in printed
+    assert re.search(r"^Cohorts \(named with --cohort\):\n  test-small  ", printed, re.M)
+    assert "check_deliverables/check-deliverables-test-small" in printed
     assert "cron 0 8 * * * (America/New_York)" in printed
-    assert "triggered: prefect deployment run 'sync_cohort/sync-cohort'" in printed
+    assert "triggered: prefect deployment run 'sync_cohort/sync-cohort-test-small'" in printed
     # Stopping: every process ends, the runner first (its last API calls find the server up).
     assert stop(process, info["port"]), f"accel serve ignored SIGTERM:\n{_tail(info['log'])}"
