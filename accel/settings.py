@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mail.dispatcher import DispatchOptions
+from mail.senders import SmtpOptions
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 
 
@@ -44,3 +47,27 @@ def default_cohort_file() -> Path:
     """The shipped cohort: ./cohorts/cda-2024.yaml, or the one beside this package."""
     local = Path("cohorts/cda-2024.yaml")
     return local if local.exists() else REPOSITORY / "cohorts" / "cda-2024.yaml"
+
+
+def smtp_options(settings: Settings) -> SmtpOptions | None:
+    """The SMTP server the settings name; None when mail goes to `.eml` files instead."""
+    if not settings.smtp_host:
+        return None
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpOptions(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+        use_tls=settings.smtp_use_tls,
+        ca_file=settings.smtp_ca_file,
+        timeout=settings.smtp_timeout_seconds,
+        rate=settings.send_rate_per_second,
+        concurrency=settings.send_concurrency,
+    )
+
+
+def dispatch_options(settings: Settings) -> DispatchOptions:
+    """How the dispatcher sends: as many at once as the sender takes, from `mail_from`."""
+    return DispatchOptions(concurrency=settings.send_concurrency, mail_from=settings.mail_from)

@@ -27,7 +27,7 @@ from accel.deliverables import submit_deliverable
 from accel.feed_export import export_feeds
 from accel.inputs import load_inputs
 from accel.operations import apply_cohort, override_sessions
-from accel.settings import Settings
+from accel.settings import Settings, dispatch_options
 from calendars.timeline_types import LoadedInputs
 from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
@@ -130,7 +130,7 @@ def simulate(
             old.unlink()
     engine = make_engine(f"sqlite:///{database}")
     create_schema(engine)
-    settings = Settings(outbox_dir=mail, send_rate_per_second=0, send_concurrency=1)
+    options = dispatch_options(Settings(send_concurrency=1))
     sender = FileSender(mail)
     result = SimulationResult(out)
     events = list(scenario.sorted_events()) if scenario else []
@@ -145,7 +145,7 @@ def simulate(
         with engine.begin() as connection:
             check_deliverables(connection, inputs=current, now=now)
             notify_decision_points(connection, inputs=current, now=now)
-        asyncio.run(send_due_messages(engine, now=now, sender=sender, settings=settings))
+        asyncio.run(send_due_messages(engine, now=now, sender=sender, options=options))
         if progress:
             progress(now, result.steps)
         candidates = [_next_check(now, zone)]

@@ -187,16 +187,14 @@ async def bare_loop(port: int, messages: list[bytes]) -> float:
 
 async def dispatch(database: Path, port: int, messages: int) -> tuple[float, Any]:
     from accel.database import make_engine
-    from accel.settings import Settings
-    from mail.dispatcher import send_due_messages
-    from mail.senders import SmtpSender
+    from mail.dispatcher import DispatchOptions, send_due_messages
+    from mail.senders import SmtpOptions, SmtpSender
 
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, send_rate_per_second=0)
     engine = make_engine(f"sqlite:///{database}")
-    sender = SmtpSender.from_settings(settings)
+    sender = SmtpSender(SmtpOptions(host="127.0.0.1", port=port))
     started = time.perf_counter()
     report = await send_due_messages(
-        engine, now=NOW, sender=sender, settings=settings, limit=messages
+        engine, now=NOW, sender=sender, options=DispatchOptions(), limit=messages
     )
     elapsed = time.perf_counter() - started
     await sender.aclose()

@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from accel.settings import Settings
+from accel.settings import Settings, dispatch_options, smtp_options
 from cli.main import JsonOption, NowOption, engine_for, err, out, parse_now
 from mail.dispatcher import (
     outbox_counts,
@@ -174,7 +174,7 @@ def dispatch(
     moment = parse_now(now)
     settings = Settings()
     engine = engine_for(settings)
-    sender = make_sender(settings)
+    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     where = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         if not isinstance(sender, FileSender)
@@ -184,7 +184,7 @@ def dispatch(
     async def run() -> None:
         try:
             report = await send_due_messages(
-                engine, now=moment, sender=sender, settings=settings, limit=limit
+                engine, now=moment, sender=sender, options=dispatch_options(settings), limit=limit
             )
         finally:
             await sender.aclose()

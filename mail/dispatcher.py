@@ -53,7 +53,6 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from accel.settings import Settings
 from mail.render import (
     ObsoleteMessageError,
     RenderSources,
@@ -77,6 +76,14 @@ BATCH_SIZE = 100
 MAX_ATTEMPTS = 12
 RETRY_BASE = dt.timedelta(minutes=1)
 RETRY_CAP = dt.timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """What a dispatcher pass needs to know beyond the outbox and the sender."""
+
+    concurrency: int = 4  # messages in flight at once
+    mail_from: str | None = None  # the From address of every message; None: the organizer's
 
 
 @dataclass
@@ -284,7 +291,7 @@ class _Pass:
         *,
         now: dt.datetime,
         sender: Sender,
-        settings: Settings,
+        options: DispatchOptions,
         limit: int | None,
         worker: str,
         rng: random.Random,
@@ -293,7 +300,7 @@ class _Pass:
         max_attempts: int,
         clock: Callable[[], float],
     ) -> None:
-        self.engine, self.now, self.sender, self.settings = engine, now, sender, settings
+        self.engine, self.now, self.sender, self.options = engine, now, sender, options
         self.limit, self.worker, self.rng, self.lease = limit, worker, rng, lease
         self.batch_size, self.max_attempts, self.clock = batch_size, max_attempts, clock
         self.started = clock()
@@ -305,7 +312,7 @@ class _Pass:
         # stays bounded when recording lags: at most one result held by each sender, a full
         # queue, and the group being committed, each `send_concurrency` (README: guarantee).
         self.results: asyncio.Queue[Outcome | None] = asyncio.Queue(
-            maxsize=max(1, settings.send_concurrency)
+            maxsize=max(1, options.concurrency)
         )
         self.stopping = False  # the server is unreachable or the results cannot be recorded
         self.renderer = SharedRenderer()  # a session's recipients share one template run
@@ -315,7 +322,7 @@ class _Pass:
         return self.now + dt.timedelta(seconds=self.clock() - self.started)
 
     async def run(self) -> DispatchReport:
-        workers = max(1, self.settings.send_concurrency)
+        workers = max(1, self.options.concurrency)
         recorder = asyncio.create_task(self._record())
         senders = [asyncio.create_task(self._send()) for _ in range(workers)]
         try:
@@ -378,7 +385,7 @@ class _Pass:
                 row,
                 sources,
                 date=moment,
-                mail_from=self.settings.mail_from,
+                mail_from=self.options.mail_from,
                 renderer=self.renderer,
             )
         except ObsoleteMessageError as why:
@@ -469,7 +476,7 @@ async def send_due_messages(
     *,
     now: dt.datetime,
     sender: Sender,
-    settings: Settings,
+    options: DispatchOptions,
     limit: int | None = None,
     worker: str | None = None,
     rng: random.Random | None = None,
@@ -478,7 +485,7 @@ async def send_due_messages(
     max_attempts: int = MAX_ATTEMPTS,
     clock: Callable[[], float] = time.monotonic,
 ) -> DispatchReport:
-    """Send every message due at `now` (at most `limit`), `settings.send_concurrency` at a time.
+    """Send every message due at `now` (at most `limit`), `options.concurrency` at a time.
 
     `clock` only measures how long the pass has run, to date what it records after `now`.
     The caller owns `sender` (and closes it).
@@ -489,7 +496,7 @@ async def send_due_messages(
         engine,
         now=now,
         sender=sender,
-        settings=settings,
+        options=options,
         limit=limit,
         worker=worker or worker_name(),
         rng=rng or random.Random(),  # noqa: S311

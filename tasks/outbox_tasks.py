@@ -13,7 +13,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from accel.settings import Settings
+from accel.settings import Settings, dispatch_options, smtp_options
 from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
 from mail.senders import make_sender
@@ -46,11 +46,11 @@ def notify_decision_points_task(cohort_file: str, now: dt.datetime) -> dict[str,
 async def send_due_task(now: dt.datetime, limit: int | None = None) -> dict[str, Any]:
     """One batch of sends. A retry is safe: the outbox claims each row before sending it."""
     settings = Settings()
-    sender = make_sender(settings)
+    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     try:
         with app_database() as engine:
             report = await send_due_messages(
-                engine, now=now, sender=sender, settings=settings, limit=limit
+                engine, now=now, sender=sender, options=dispatch_options(settings), limit=limit
             )
     finally:
         await sender.aclose()

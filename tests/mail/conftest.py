@@ -24,7 +24,7 @@ from aiosmtpd.controller import Controller
 
 from accel.inputs import load_inputs
 from accel.operations import apply_cohort
-from accel.settings import Settings
+from accel.settings import Settings, dispatch_options, smtp_options
 from mail.dispatcher import DispatchReport, send_due_messages
 from mail.senders import SmtpSender
 from models.outbox import OUTBOX
@@ -174,10 +174,17 @@ def dispatch(
     """One dispatcher pass through a fresh SMTP sender, seeded backoff."""
 
     async def run() -> DispatchReport:
-        sender = SmtpSender.from_settings(settings)
+        smtp = smtp_options(settings)
+        assert smtp is not None
+        sender = SmtpSender(smtp)
         try:
             return await send_due_messages(
-                engine, now=now, sender=sender, settings=settings, rng=random.Random(7), **options
+                engine,
+                now=now,
+                sender=sender,
+                options=dispatch_options(settings),
+                rng=random.Random(7),
+                **options,
             )
         finally:
             await sender.aclose()

@@ -16,10 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.inputs import load_inputs
-from accel.settings import Settings
 from mail import dispatcher
 from mail import queue as outbox_queue
-from mail.dispatcher import send_due_messages
+from mail.dispatcher import DispatchOptions, send_due_messages
 from mail.queue import reminder_send_at
 from mail.senders import FileSender
 
@@ -30,9 +29,7 @@ MASTERCLASS = "test-small/masterclass/01"
 def send_all(engine: sa.Engine, folder: Path, now: dt.datetime) -> Any:
     """Deliver what is due to .eml files, so that later changes see it as sent."""
     return asyncio.run(
-        send_due_messages(
-            engine, now=now, sender=FileSender(folder), settings=Settings(send_rate_per_second=0)
-        )
+        send_due_messages(engine, now=now, sender=FileSender(folder), options=DispatchOptions())
     )
 
 
