@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mail.mime import build_message
-from mail.templates import DeliverableStatus, render_email
+from mail.templates import DecisionDeliverableState, render_email
 from models.enums import RecordStatus
 from models.outbox import MessageKind
 from models.tables import (
@@ -83,11 +83,11 @@ def notice_context(
                     "title": _text(d.title, language),
                     "due_at": d.due_at,
                     "status": (
-                        DeliverableStatus.COMPLETED
+                        DecisionDeliverableState.COMPLETED
                         if d.submitted_at is not None
-                        else DeliverableStatus.OVERDUE
+                        else DecisionDeliverableState.OVERDUE
                         if d.due_at < date
-                        else DeliverableStatus.PENDING
+                        else DecisionDeliverableState.PENDING
                     ).value,
                 }
                 for d in items

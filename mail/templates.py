@@ -32,7 +32,7 @@ decision_point (to the mayor):
     city        name
     decision    title, question (what is to be decided)
     checkin     title, starts_at, ends_at, meeting_url: the check-in where it is decided (by when)
-    deliverables  sequence of {title, due_at, status}; status is a `DeliverableStatus` value
+    deliverables  sequence of {title, due_at, status}; status is a `DecisionDeliverableState` value
 
 `language` is set by `render_email` to the language actually used (after fallback), so dates
 are written in the same language as the text around them.
@@ -78,7 +78,7 @@ FALLBACK_LANGUAGE: Final = "en"
 PARTS: Final = ("subject.txt", "txt", "html")
 
 
-class DeliverableStatus(StrEnum):
+class DecisionDeliverableState(StrEnum):
     """A deliverable's state as listed in a decision-point email."""
 
     COMPLETED = "completed"

@@ -18,7 +18,7 @@ from mail.templates import (
     KINDS,
     PARTS,
     TEMPLATES_DIR,
-    DeliverableStatus,
+    DecisionDeliverableState,
     render_email,
     resolve_language,
 )
@@ -150,12 +150,12 @@ def context(kind: str, language: str) -> dict[str, Any]:
                 {
                     "title": "Equipo senior confirmado",
                     "due_at": dt.datetime(2024, 6, 12, 21, tzinfo=UTC),
-                    "status": DeliverableStatus.COMPLETED,
+                    "status": DecisionDeliverableState.COMPLETED,
                 },
                 {
                     "title": "Declaración de prioridades",
                     "due_at": dt.datetime(2024, 7, 17, 21, tzinfo=UTC),
-                    "status": DeliverableStatus.OVERDUE,
+                    "status": DecisionDeliverableState.OVERDUE,
                 },
                 {
                     "title": "Autoevaluación de madurez de datos",
