@@ -1,7 +1,8 @@
 """Render email subjects and bodies from the Jinja2 templates, in the recipient's language.
 
-Templates live in `email_templates/<language>/<kind>.subject.txt|.txt|.html`. They are only
-ever loaded from that folder: data fills them, data never becomes a template.
+Templates are the package data of `email_templates` (`<language>/<kind>.subject.txt|.txt|.html`),
+found through the import system, wherever the package is installed. They are only ever loaded
+from there: data fills them, data never becomes a template.
 
 Context keys expected per kind (`CONTEXT_KEYS`); nested values may be mappings or objects with
 these attributes. Instants are aware datetimes (UTC); they are shown in `recipient.timezone`.
@@ -51,13 +52,13 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from functools import cache, lru_cache
-from pathlib import Path
+from importlib import resources
 from typing import Final
 from urllib.parse import urlsplit
 
 from jinja2 import (
     Environment,
-    FileSystemLoader,
+    PackageLoader,
     StrictUndefined,
     TemplateError,
     Undefined,
@@ -73,7 +74,7 @@ from calendars.local_time import (
     format_local_time,
 )
 
-TEMPLATES_DIR: Final = Path(__file__).resolve().parent.parent / "email_templates"
+TEMPLATES: Final = resources.files("email_templates")
 FALLBACK_LANGUAGE: Final = "en"
 PARTS: Final = ("subject.txt", "txt", "html")
 
@@ -131,7 +132,7 @@ def _is_http_url_text(value: str) -> bool:
 def template_environment() -> Environment:
     """The one Jinja2 environment: HTML autoescaped, any missing value an error."""
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
+        loader=PackageLoader("email_templates", ""),  # re-read when a file changes
         autoescape=select_autoescape(["html"]),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -414,4 +415,4 @@ def _check_kind(kind: str) -> None:
 
 @lru_cache(maxsize=256)
 def _has_all_parts(kind: str, language: str) -> bool:
-    return all((TEMPLATES_DIR / language / f"{kind}.{part}").is_file() for part in PARTS)
+    return all((TEMPLATES / language / f"{kind}.{part}").is_file() for part in PARTS)

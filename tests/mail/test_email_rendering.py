@@ -17,7 +17,7 @@ from mail.templates import (
     CONTEXT_KEYS,
     KINDS,
     PARTS,
-    TEMPLATES_DIR,
+    TEMPLATES,
     DecisionDeliverableState,
     render_email,
     resolve_language,
@@ -179,7 +179,7 @@ def test_every_kind_has_every_template_in_every_language() -> None:
     for language in LANGUAGES:
         for kind in KINDS:
             for part in PARTS:
-                assert (TEMPLATES_DIR / language / f"{kind}.{part}").is_file(), (language, kind)
+                assert (TEMPLATES / language / f"{kind}.{part}").is_file(), (language, kind)
 
 
 def test_context_keys_name_every_kind_of_the_brief() -> None:
