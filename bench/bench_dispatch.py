@@ -163,10 +163,10 @@ def forget_rendering() -> None:
     """Empty the rendering caches, so a dispatcher gains nothing from the rendering measured
     before it; the Jinja templates stay compiled, as in a process that has sent before."""
     from calendars import invitations
-    from mail import mime
+    from mail import headers, mime
     from mail import templates as email_rendering
 
-    for module in (email_rendering, invitations, mime):
+    for module in (email_rendering, invitations, mime, headers):
         for value in vars(module).values():
             if hasattr(value, "cache_clear") and value is not email_rendering.template_environment:
                 value.cache_clear()

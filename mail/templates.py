@@ -147,6 +147,15 @@ def template_environment() -> Environment:
     return env
 
 
+def localized(texts: Mapping[str, str], language: str) -> str:
+    """A text of the program or cohort files in `language`, else in English.
+
+    >>> localized({"en": "Coaching session", "es": "Sesión de coaching"}, "pt")
+    'Coaching session'
+    """
+    return texts.get(language) or texts[FALLBACK_LANGUAGE]
+
+
 def resolve_language(kind: str, language: str) -> str:
     """The language used for `kind`: the recipient's when all three templates exist, else English.
 
