@@ -224,7 +224,7 @@ def recording_cost(database: Path, rows: list[Any], group: int) -> float:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from mail.dispatcher import Outcome, record_outcomes
+    from mail.outbox_claims import Outcome, record_outcomes
     from models.outbox import OUTBOX, MessageStatus
 
     engine = make_engine(f"sqlite:///{database}")

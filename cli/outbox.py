@@ -17,12 +17,8 @@ from rich.table import Table
 
 from accel.settings import Settings, dispatch_options, smtp_options
 from cli.main import JsonOption, NowOption, engine_for, err, out, parse_now
-from mail.dispatcher import (
-    outbox_counts,
-    outbox_messages,
-    retry_failed,
-    send_due_messages,
-)
+from mail.dispatcher import send_due_messages
+from mail.outbox_queries import outbox_counts, outbox_messages, retry_failed
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
 

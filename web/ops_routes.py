@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from accel.deliverables import DeliverableRow, DeliverableStatus, deliverable_matrix
 from calendars.local_time import format_local_span
-from mail.dispatcher import retry_failed
+from mail.outbox_queries import retry_failed
 from models.enums import SessionKind
 from models.outbox import OUTBOX, MessageKind
 from web.auth import OperatorSession
