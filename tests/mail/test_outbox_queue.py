@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.inputs import load_inputs
-from mail import dispatcher
+from mail import dispatcher, reminders
 from mail import queue as outbox_queue
 from mail.dispatcher import DispatchOptions, send_due_messages
-from mail.queue import reminder_send_at
+from mail.reminders import reminder_send_at
 from mail.senders import FileSender
 
 QUIET = (dt.time(22), dt.time(7))
@@ -284,7 +284,7 @@ def test_quiet_hours_rule_in_zones_with_and_without_clock_changes(
     assert got == expected.replace(tzinfo=utc)
 
 
-@pytest.mark.parametrize("module", [outbox_queue, dispatcher])
+@pytest.mark.parametrize("module", [outbox_queue, reminders, dispatcher])
 def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 
