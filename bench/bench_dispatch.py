@@ -149,7 +149,7 @@ def sa_select_due(table: Any) -> Any:
 def render_all(engine: Any, rows: list[Any]) -> tuple[list[bytes], float]:
     """Every row's message, and the seconds that took."""
     from mail.render import load_render_sources, render_row
-    from mail.templates import SharedRenderer
+    from mail.shared_renderer import SharedRenderer
 
     with engine.connect() as connection:
         sources = load_render_sources(connection, rows=rows)

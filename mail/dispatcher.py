@@ -59,7 +59,7 @@ from mail.senders import (
     SenderUnavailableError,
     TemporarySendError,
 )
-from mail.templates import SharedRenderer
+from mail.shared_renderer import SharedRenderer
 from models.outbox import MessageStatus
 
 PENDING, SENDING, SENT = MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT

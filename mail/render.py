@@ -20,7 +20,8 @@ from calendars.local_time import same_wall_clock
 from calendars.timeline_types import uid_for
 from mail.mime import OutgoingEmail, message_bytes
 from mail.notice_context import NOTICE_KINDS, NoticeObsoleteError, notice_context
-from mail.templates import RenderedEmail, SharedRenderer, localized, render_email
+from mail.shared_renderer import SharedRenderer
+from mail.templates import RenderedEmail, localized, render_email
 from models.enums import RecordStatus
 from models.outbox import OUTBOX_COHORT, MessageKind
 from models.tables import INVITATION, PERSON, SESSION

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from mail.mime import message_bytes
 from mail.render import ObsoleteMessageError, load_render_sources, outgoing_email, render_row
-from mail.templates import SharedRenderer
+from mail.shared_renderer import SharedRenderer
 from models.outbox import OUTBOX
 from tests.mail.test_mime import children
 from tests.mail.test_mime_round_trip import check_parsed
