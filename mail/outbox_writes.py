@@ -33,6 +33,11 @@ class QueueReport:
     cancelled: int = 0
 
 
+def mail_domain(address: str) -> str:
+    """The domain of the sender's address, which Message-IDs are made under."""
+    return address.rsplit("@", 1)[1]
+
+
 def new_row(cohort_id: str, key: str, domain: str, now: dt.datetime) -> dict[str, Any]:
     """The columns every new outbox row starts with: due at `now`, pending, untried."""
     return {

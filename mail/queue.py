@@ -21,6 +21,7 @@ from mail.outbox_writes import (
     QueueReport,
     cancel_pending,
     insert_new,
+    mail_domain,
     new_row,
     session_rows,
 )
@@ -29,11 +30,6 @@ from models.outbox import OUTBOX, OUTBOX_COHORT, MessageKind, MessageStatus
 
 SENDING, SENT = MessageStatus.SENDING, MessageStatus.SENT
 SESSION_KINDS = (MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION)
-
-
-def mail_domain(address: str) -> str:
-    """The domain of the sender's address, which Message-IDs are made under."""
-    return address.rsplit("@", 1)[1]
 
 
 def message_key(kind: str, session_key: str, email: str, sequence: int) -> str:
