@@ -9,7 +9,9 @@ The lines are folded as Python 3.11's `email` package folds them (`email.policy.
 `_header_value_parser._refold_parse_tree`), so messages keep the bytes they had when the
 standard library wrote them. `_Folder` follows that algorithm step for step over the token
 tree its parser would have built from the same value; where that algorithm decoded its own
-output again to merge encoded words, `_Folder` keeps the text it encoded instead.
+output again to merge encoded words, `_Folder` keeps the text it encoded instead. Where the
+algorithm lost text (quotes of a long name, a space between two encoded words), this writer
+departs from it; each departure says so where it is made.
 """
 
 from __future__ import annotations

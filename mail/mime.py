@@ -14,8 +14,9 @@ Without a calendar the message is a bare multipart/alternative of text and HTML.
 
 `message_bytes` is the one writer: headers from plain values (`mail.headers`), parts encoded
 as `email.contentmanager` encodes them and laid out as `email.generator` writes them, so the
-bytes are those the standard library wrote for the same message, about twenty times faster.
-Boundaries are derived from the content: the same message always has the same bytes.
+bytes are those `EmailMessage.as_bytes()` wrote for the same message (but for the text the
+standard library lost, see `mail.headers`), many times faster. Boundaries are derived from
+the content: the same message always has the same bytes.
 """
 
 from __future__ import annotations
