@@ -149,7 +149,7 @@ def sa_select_due(table: Any) -> Any:
 def render_all(engine: Any, rows: list[Any]) -> tuple[list[bytes], float]:
     """Every row's message, and the seconds that took."""
     from mail.render import load_render_sources, render_row
-    from mail.templates import SharedRenderer
+    from mail.shared_renderer import SharedRenderer
 
     with engine.connect() as connection:
         sources = load_render_sources(connection, rows=rows)
@@ -163,10 +163,10 @@ def forget_rendering() -> None:
     """Empty the rendering caches, so a dispatcher gains nothing from the rendering measured
     before it; the Jinja templates stay compiled, as in a process that has sent before."""
     from calendars import invitations
-    from mail import mime
+    from mail import headers, mime
     from mail import templates as email_rendering
 
-    for module in (email_rendering, invitations, mime):
+    for module in (email_rendering, invitations, mime, headers):
         for value in vars(module).values():
             if hasattr(value, "cache_clear") and value is not email_rendering.template_environment:
                 value.cache_clear()
@@ -187,16 +187,14 @@ async def bare_loop(port: int, messages: list[bytes]) -> float:
 
 async def dispatch(database: Path, port: int, messages: int) -> tuple[float, Any]:
     from accel.database import make_engine
-    from accel.settings import Settings
-    from mail.dispatcher import send_due_messages
-    from mail.senders import SmtpSender
+    from mail.dispatcher import DispatchOptions, send_due_messages
+    from mail.senders import SmtpOptions, SmtpSender
 
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port, send_rate_per_second=0)
     engine = make_engine(f"sqlite:///{database}")
-    sender = SmtpSender.from_settings(settings)
+    sender = SmtpSender(SmtpOptions(host="127.0.0.1", port=port))
     started = time.perf_counter()
     report = await send_due_messages(
-        engine, now=NOW, sender=sender, settings=settings, limit=messages
+        engine, now=NOW, sender=sender, options=DispatchOptions(), limit=messages
     )
     elapsed = time.perf_counter() - started
     await sender.aclose()
@@ -226,7 +224,7 @@ def recording_cost(database: Path, rows: list[Any], group: int) -> float:
     import sqlalchemy as sa
 
     from accel.database import make_engine
-    from mail.dispatcher import Outcome, record_outcomes
+    from mail.outbox_claims import Outcome, record_outcomes
     from models.outbox import OUTBOX, MessageStatus
 
     engine = make_engine(f"sqlite:///{database}")

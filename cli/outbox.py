@@ -14,14 +14,11 @@ from rich.table import Table
 
 from cli.context import settings_of
 from cli.options import EXIT_NOT_DONE, JsonOption, NowOption, engine_for, err, out, parse_now
-from mail.dispatcher import (
-    outbox_counts,
-    outbox_messages,
-    retry_failed,
-    send_due_messages,
-)
+from mail.dispatcher import send_due_messages
+from mail.outbox_queries import outbox_counts, outbox_messages, retry_failed
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
+from tasks.mail_settings import dispatch_options, smtp_options
 
 outbox_app: typer.Typer = typer.Typer(
     help="The queue of emails: counts by status, kind and city; list messages; retry a failed one.",
@@ -174,7 +171,7 @@ def dispatch(
     moment = parse_now(now)
     settings = settings_of(ctx)
     engine = engine_for(settings)
-    sender = make_sender(settings)
+    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     where = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
         if not isinstance(sender, FileSender)
@@ -184,7 +181,7 @@ def dispatch(
     async def run() -> None:
         try:
             report = await send_due_messages(
-                engine, now=moment, sender=sender, settings=settings, limit=limit
+                engine, now=moment, sender=sender, options=dispatch_options(settings), limit=limit
             )
         finally:
             await sender.aclose()

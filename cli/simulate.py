@@ -12,7 +12,6 @@ from rich.table import Table
 
 from accel.settings import default_cohort_file
 from accel.shipped import shipped_path
-from accel.simulation import SimulationResult, simulate, write_summary
 from cli.options import (
     EXIT_INVALID_INPUT,
     CohortOption,
@@ -25,6 +24,7 @@ from cli.options import (
 from models.file_loading import load_scenario
 from models.problems import InvalidInputError
 from models.scenario_file import Scenario
+from tasks.simulation import SimulationResult, simulate, write_summary
 
 DEMO_SCENARIO = shipped_path("scenarios", "cda-2024-rehearsal.yaml")
 DEMO_FROM = "2024-05-01T13:00Z"  # before the program: every invitation is still ahead

@@ -1,22 +1,15 @@
 """Send what is due in the outbox: claim rows, render, deliver, record; retry what may succeed.
 
-Claiming. PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED`, then `status='sending'` in the same
-transaction, so concurrent dispatchers take disjoint rows. SQLite: the candidates are read,
-then one `UPDATE … SET status='sending', claimed_by=:batch WHERE id IN (…) AND <still due>`
-takes them, and only the rows that update changed (found by the batch's unique `claimed_by`)
-are sent; if another dispatcher took them all in between, the candidates are read again (a
-dispatcher that loses that race does not end its pass). The next batch is claimed while one
-is sending. A row left in `sending` longer than
-the lease (its claim is dated `now` plus the time the claiming pass had run) belonged to a
-dispatcher that died; it is claimed again.
+Claiming (`mail/outbox_claims.py`): concurrent dispatchers take disjoint batches of due rows;
+the next batch is claimed while one is sending; a row whose claim outlived the lease belonged
+to a dispatcher that died and is claimed again.
 
 Recording. Each accepted message is committed as `sent` as soon as possible: a recorder task
 commits, in one transaction, every result that arrived while its previous commit ran (group
-commit), on a thread and a connection of its own for the pass; the `sent` results of a group
-(at most `send_concurrency`: the results queue is bounded) are written by one statement
-(executemany). The window between the server's acceptance and the commit stays about one
-commit long without paying a transaction per message (`bench/bench_dispatch.py`, "recording",
-compares one message per commit with groups).
+commit); the results queue is bounded (`concurrency` results), and the `sent` results of a
+group are written by one statement. The window between the server's acceptance and the
+commit stays about one commit long without paying a transaction per message
+(`bench/bench_dispatch.py`, "recording", compares one message per commit with groups).
 
 Guarantee: at-least-once; a duplicate needs the server to have accepted a message whose
 acceptance the outbox never recorded. That happens in three windows only: the dispatcher dies
@@ -24,10 +17,11 @@ acceptance the outbox never recorded. That happens in three windows only: the di
 connection drops after the message's final "." but before the reply arrives (SMTP cannot tell
 whether the server kept it, so it is retried); a dispatcher stalls longer than the lease while
 holding a row (a pass sends nothing claimed more than half a lease ago, and an SMTP command
-times out after `smtp_timeout_seconds`, so that takes a process frozen for minutes). After a crash the duplicates are at most 3 x `send_concurrency`: one message
-in flight per connection, a full queue of results waiting for the recorder (bounded to
-`send_concurrency`, so senders wait when recording lags), and the group being committed
-(at most one queue's worth). `tests/email/test_dispatch_processes.py` kills a dispatcher with
+times out after the SMTP timeout, so that takes a process frozen for minutes). After a crash
+the duplicates are at most 3 x `concurrency`: one message in flight per connection, a full
+queue of results waiting for the recorder (bounded to `concurrency`, so senders wait when
+recording lags), and the group being committed
+(at most one queue's worth). `tests/mail/test_dispatch_processes.py` kills a dispatcher with
 SIGKILL mid-batch, and `tests/faults/` kill a worker and crash PostgreSQL mid-run: every
 duplicate is among the rows the dead run held, and within that bound. A duplicate
 carries the same Message-ID, by which Gmail and many clients collapse copies. Every other
@@ -38,7 +32,6 @@ failure happens before the message is handed over (the row is retried) or is rec
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import os
 import random
@@ -47,13 +40,12 @@ import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from accel.settings import Settings
+from mail.outbox_claims import Outcome, RecordingThread, claim_due
 from mail.render import (
     ObsoleteMessageError,
     RenderSources,
@@ -67,8 +59,8 @@ from mail.senders import (
     SenderUnavailableError,
     TemporarySendError,
 )
-from mail.templates import SharedRenderer
-from models.outbox import OUTBOX, MessageStatus
+from mail.shared_renderer import SharedRenderer
+from models.outbox import MessageStatus
 
 PENDING, SENDING, SENT = MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT
 FAILED, CANCELLED = MessageStatus.FAILED, MessageStatus.CANCELLED
@@ -77,6 +69,14 @@ BATCH_SIZE = 100
 MAX_ATTEMPTS = 12
 RETRY_BASE = dt.timedelta(minutes=1)
 RETRY_CAP = dt.timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    """What a dispatcher pass needs to know beyond the outbox and the sender."""
+
+    concurrency: int = 4  # messages in flight at once
+    mail_from: str | None = None  # the From address of every message; None: the organizer's
 
 
 @dataclass
@@ -89,18 +89,6 @@ class DispatchReport:
     reclaimed: int = 0  # taken over from a dispatcher whose lease ran out
     errors: Counter[str] = field(default_factory=Counter)  # reply -> messages
     cancelled_because: Counter[str] = field(default_factory=Counter)  # reason -> messages
-
-
-@dataclass(frozen=True)
-class Outcome:
-    id: int
-    token: str  # the claim it was sent under
-    status: MessageStatus
-    at: dt.datetime
-    reply: str | None = None
-    subject: str | None = None
-    attempted: bool = True
-    retry_at: dt.datetime | None = None
 
 
 def retry_delay(attempts: int, rng: random.Random) -> dt.timedelta:
@@ -118,163 +106,6 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def claim_due(
-    engine: sa.Engine,
-    *,
-    now: dt.datetime,
-    at: dt.datetime,
-    token: str,
-    limit: int,
-    lease: dt.timedelta = LEASE,
-) -> tuple[Sequence[Any], int]:
-    """Take up to `limit` due rows for the claim `token`; the rows and how many were reclaimed."""
-    due = sa.or_(
-        sa.and_(OUTBOX.c.status == PENDING.value, OUTBOX.c.send_at <= now),
-        sa.and_(OUTBOX.c.status == SENDING.value, OUTBOX.c.claimed_at <= now - lease),
-    )
-    candidates = sa.select(OUTBOX.c.id, OUTBOX.c.status).where(due)
-    candidates = candidates.order_by(OUTBOX.c.send_at, OUTBOX.c.id).limit(limit)
-    take = {"status": SENDING.value, "claimed_by": token, "claimed_at": at}
-    with engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            with connection.begin():
-                found = connection.execute(candidates.with_for_update(skip_locked=True)).all()
-                ids = [r.id for r in found]
-                if ids:
-                    connection.execute(sa.update(OUTBOX).where(OUTBOX.c.id.in_(ids)).values(take))
-        else:
-            # Read outside the write transaction: SQLite lets one writer at a time, and a read
-            # snapshot that another dispatcher outdated could not be upgraded to a write.
-            while True:
-                found = connection.execute(candidates).all()
-                connection.rollback()
-                ids = [r.id for r in found]
-                if not ids:
-                    break
-                with connection.begin():
-                    taken = connection.execute(
-                        sa.update(OUTBOX).where(OUTBOX.c.id.in_(ids), due).values(take)
-                    ).rowcount
-                if taken:
-                    break
-                # Another dispatcher took every candidate between the read and the update:
-                # read again rather than end the pass while messages are still due.
-        if not ids:
-            return [], 0
-        rows = connection.execute(
-            sa.select(OUTBOX)
-            .where(OUTBOX.c.claimed_by == token, OUTBOX.c.status == SENDING.value)
-            .order_by(OUTBOX.c.send_at, OUTBOX.c.id)
-        ).all()
-        connection.rollback()
-    was_sending = {r.id for r in found if r.status == SENDING.value}
-    return rows, sum(1 for r in rows if r.id in was_sending)
-
-
-# `sent` results, the most frequent by far, are written by one statement for a whole run of
-# them (executemany): building a statement per message cost more than its transaction's share.
-_RECORD_SENT = (
-    sa.update(OUTBOX)
-    .where(OUTBOX.c.id == sa.bindparam("_id", type_=OUTBOX.c.id.type))
-    .values(
-        status=SENT.value,
-        sent_at=sa.bindparam("_at", type_=OUTBOX.c.sent_at.type),
-        attempts=OUTBOX.c.attempts + sa.bindparam("_tried", type_=sa.Integer()),
-        subject=sa.bindparam("_subject", type_=OUTBOX.c.subject.type),
-        last_error=None,
-    )
-)
-
-
-def record_outcomes(engine: sa.Engine, *, outcomes: Sequence[Outcome]) -> None:
-    """Write a group of results in one transaction, in order."""
-    with engine.begin() as connection:
-        write_outcomes(connection, outcomes=outcomes)
-
-
-def write_outcomes(connection: sa.Connection, *, outcomes: Sequence[Outcome]) -> None:
-    """Write a group of results, in order, in the connection's transaction."""
-    sent: list[dict[str, Any]] = []
-    for outcome in outcomes:
-        # A result only lands while the claim is ours; `sent` always does, being true.
-        if outcome.status is SENT:
-            sent.append(
-                {
-                    "_id": outcome.id,
-                    "_at": outcome.at,
-                    "_tried": 1 if outcome.attempted else 0,
-                    "_subject": outcome.subject,
-                }
-            )
-            continue
-        if sent:
-            connection.execute(_RECORD_SENT, sent)
-            sent = []
-        _record_unsent(connection, outcome)
-    if sent:
-        connection.execute(_RECORD_SENT, sent)
-
-
-class _RecordingThread:
-    """Commits groups of results on one thread of its own, over one connection kept for the
-    pass: a transaction per group then costs no pool checkout and reset around it."""
-
-    def __init__(self, engine: sa.Engine) -> None:
-        self.engine = engine
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-recorder")
-        self.connection: sa.Connection | None = None
-
-    async def record(self, outcomes: Sequence[Outcome]) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.executor, self._record, outcomes)
-
-    async def close(self) -> None:
-        await asyncio.get_running_loop().run_in_executor(self.executor, self._close)
-        self.executor.shutdown(wait=False)
-
-    def _record(self, outcomes: Sequence[Outcome]) -> None:
-        if self.connection is None:
-            self.connection = self.engine.connect()
-        with self.connection.begin():
-            write_outcomes(self.connection, outcomes=outcomes)
-
-    def _close(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):  # after a failure, already reported
-                connection.close()
-
-
-def _record_unsent(connection: sa.Connection, outcome: Outcome) -> None:
-    row = OUTBOX.c.id == outcome.id
-    ours = sa.and_(row, OUTBOX.c.claimed_by == outcome.token, OUTBOX.c.status == SENDING.value)
-    attempts = OUTBOX.c.attempts + (1 if outcome.attempted else 0)
-    if outcome.status is PENDING:
-        connection.execute(
-            sa.update(OUTBOX)
-            .where(ours)
-            .values(
-                status=PENDING.value,
-                attempts=attempts,
-                # Untried: it keeps the error of its last attempt, if any.
-                last_error=OUTBOX.c.last_error if outcome.reply is None else outcome.reply,
-                send_at=outcome.retry_at or OUTBOX.c.send_at,
-                claimed_by=None,
-                claimed_at=None,
-            )
-        )
-    else:
-        connection.execute(
-            sa.update(OUTBOX)
-            .where(ours)
-            .values(
-                status=outcome.status.value,
-                attempts=attempts,
-                last_error=outcome.reply,
-                subject=outcome.subject,
-            )
-        )
-
-
 class _Pass:
     """One run of the dispatcher: a producer of claimed rows, senders, and a recorder."""
 
@@ -284,7 +115,7 @@ class _Pass:
         *,
         now: dt.datetime,
         sender: Sender,
-        settings: Settings,
+        options: DispatchOptions,
         limit: int | None,
         worker: str,
         rng: random.Random,
@@ -293,7 +124,7 @@ class _Pass:
         max_attempts: int,
         clock: Callable[[], float],
     ) -> None:
-        self.engine, self.now, self.sender, self.settings = engine, now, sender, settings
+        self.engine, self.now, self.sender, self.options = engine, now, sender, options
         self.limit, self.worker, self.rng, self.lease = limit, worker, rng, lease
         self.batch_size, self.max_attempts, self.clock = batch_size, max_attempts, clock
         self.started = clock()
@@ -303,9 +134,9 @@ class _Pass:
         )
         # Bounded, so that what the server has accepted and the outbox has not yet recorded
         # stays bounded when recording lags: at most one result held by each sender, a full
-        # queue, and the group being committed, each `send_concurrency` (README: guarantee).
+        # queue, and the group being committed, each `concurrency` (see the guarantee above).
         self.results: asyncio.Queue[Outcome | None] = asyncio.Queue(
-            maxsize=max(1, settings.send_concurrency)
+            maxsize=max(1, options.concurrency)
         )
         self.stopping = False  # the server is unreachable or the results cannot be recorded
         self.renderer = SharedRenderer()  # a session's recipients share one template run
@@ -315,7 +146,7 @@ class _Pass:
         return self.now + dt.timedelta(seconds=self.clock() - self.started)
 
     async def run(self) -> DispatchReport:
-        workers = max(1, self.settings.send_concurrency)
+        workers = max(1, self.options.concurrency)
         recorder = asyncio.create_task(self._record())
         senders = [asyncio.create_task(self._send()) for _ in range(workers)]
         try:
@@ -378,7 +209,7 @@ class _Pass:
                 row,
                 sources,
                 date=moment,
-                mail_from=self.settings.mail_from,
+                mail_from=self.options.mail_from,
                 renderer=self.renderer,
             )
         except ObsoleteMessageError as why:
@@ -416,13 +247,13 @@ class _Pass:
         )
 
     async def _record(self) -> None:
-        recording = _RecordingThread(self.engine)
+        recording = RecordingThread(self.engine)
         try:
             await self._record_groups(recording)
         finally:
             await recording.close()
 
-    async def _record_groups(self, recording: _RecordingThread) -> None:
+    async def _record_groups(self, recording: RecordingThread) -> None:
         failure: Exception | None = None
         done = False
         while not done:
@@ -469,7 +300,7 @@ async def send_due_messages(
     *,
     now: dt.datetime,
     sender: Sender,
-    settings: Settings,
+    options: DispatchOptions,
     limit: int | None = None,
     worker: str | None = None,
     rng: random.Random | None = None,
@@ -478,7 +309,7 @@ async def send_due_messages(
     max_attempts: int = MAX_ATTEMPTS,
     clock: Callable[[], float] = time.monotonic,
 ) -> DispatchReport:
-    """Send every message due at `now` (at most `limit`), `settings.send_concurrency` at a time.
+    """Send every message due at `now` (at most `limit`), `options.concurrency` at a time.
 
     `clock` only measures how long the pass has run, to date what it records after `now`.
     The caller owns `sender` (and closes it).
@@ -489,7 +320,7 @@ async def send_due_messages(
         engine,
         now=now,
         sender=sender,
-        settings=settings,
+        options=options,
         limit=limit,
         worker=worker or worker_name(),
         rng=rng or random.Random(),  # noqa: S311
@@ -499,62 +330,3 @@ async def send_due_messages(
         clock=clock,
     )
     return await run.run()
-
-
-def outbox_counts(connection: sa.Connection, *, by: str) -> dict[tuple[str, str], int]:
-    """`{(kind or city, status): messages}`; `by` is "kind" or "city_id"."""
-    column = OUTBOX.c[by]
-    query = sa.select(column, OUTBOX.c.status, sa.func.count()).group_by(column, OUTBOX.c.status)
-    return {(value or "(cohort)", status): n for value, status, n in connection.execute(query)}
-
-
-def retry_failed(connection: sa.Connection, *, message: int, now: dt.datetime) -> str | None:
-    """Put a failed message back in the queue, due at `now`; None, or why it cannot be."""
-    status = connection.execute(
-        sa.select(OUTBOX.c.status).where(OUTBOX.c.id == message)
-    ).scalar_one_or_none()
-    if status is None:
-        return f"no message {message} in the outbox"
-    if status != FAILED.value:
-        return f"message {message} is {status}, not failed"
-    connection.execute(
-        sa.update(OUTBOX)
-        .where(OUTBOX.c.id == message, OUTBOX.c.status == FAILED.value)
-        .values(
-            status=PENDING.value,
-            last_error=None,
-            attempts=0,
-            send_at=now,
-            claimed_by=None,
-            claimed_at=None,
-        )
-    )
-    return None
-
-
-def outbox_messages(
-    connection: sa.Connection,
-    *,
-    status: str,
-    kind: str | None = None,
-    city: str | None = None,
-    limit: int,
-) -> tuple[Sequence[Any], int]:
-    """The first `limit` messages in `status` (of `kind`, for `city`) by send_at and id, and
-    how many match in all."""
-    where = [OUTBOX.c.status == status]
-    if kind is not None:
-        where.append(OUTBOX.c.kind == kind)
-    if city is not None:
-        where.append(OUTBOX.c.city_id == city)
-    columns = ("id", "kind", "city_id", "email", "send_at", "attempts", "last_error")
-    query = (
-        sa.select(*(OUTBOX.c[c] for c in columns))
-        .where(*where)
-        .order_by(OUTBOX.c.send_at, OUTBOX.c.id)
-    )
-    rows = connection.execute(query.limit(limit)).all()
-    total = connection.execute(
-        sa.select(sa.func.count()).select_from(OUTBOX).where(*where)
-    ).scalar_one()
-    return rows, total

@@ -18,9 +18,9 @@ from calendars.deliverable_checks import (
     due_deliverable_notices,
 )
 from calendars.timeline_types import LoadedInputs
-from mail.mime import make_message_id
+from mail.outbox_writes import CHUNK, mail_domain, new_row
 from models.enums import RecordStatus
-from models.outbox import OUTBOX, MessageStatus
+from models.outbox import OUTBOX
 from models.tables import (
     DECISION,
     DELIVERABLE,
@@ -97,32 +97,26 @@ def escalation_of(inputs: LoadedInputs) -> Escalation:
 
 
 def queue_notices(
-    connection: sa.Connection,
-    *,
-    cohort_id: str,
-    notices: list[Notice],
-    domain: str,
-    now: dt.datetime,
+    connection: sa.Connection, *, inputs: LoadedInputs, notices: list[Notice], now: dt.datetime
 ) -> Counter[str]:
-    """Insert one outbox row per (notice, recipient); an existing idempotency key is skipped."""
+    """Insert one outbox row per (notice, recipient); an existing idempotency key is skipped.
+
+    Returns how many were new, by kind.
+    """
+    domain = mail_domain(inputs.cohort.organizer.email)
     rows = []
     for notice in notices:
         for email in notice.recipients:
             key = f"{notice.idempotency_key}:{email}"
             rows.append(
-                {
-                    "cohort_id": cohort_id,
-                    "idempotency_key": key,
+                new_row(inputs.cohort.id, key, domain, now)
+                | {
                     "kind": notice.kind,
                     "email": email,
                     "city_id": notice.city_id,
                     "subject_key": notice.subject_key,
                     "sequence": 0,
                     "send_at": notice.send_at,
-                    "status": MessageStatus.PENDING.value,
-                    "attempts": 0,
-                    "message_id": make_message_id(key, domain),
-                    "created_at": now,
                 }
             )
     if not rows:
@@ -133,8 +127,8 @@ def queue_notices(
         OUTBOX.c.kind
     )
     queued: Counter[str] = Counter()
-    for chunk in range(0, len(rows), 500):
-        queued.update(connection.execute(statement, rows[chunk : chunk + 500]).scalars())
+    for chunk in range(0, len(rows), CHUNK):
+        queued.update(connection.execute(statement, rows[chunk : chunk + CHUNK]).scalars())
     return queued
 
 
@@ -142,16 +136,9 @@ def check_deliverables(
     connection: sa.Connection, *, inputs: LoadedInputs, now: dt.datetime
 ) -> Counter[str]:
     """Queue the deliverable notices due at `now`; returns how many were new, by kind."""
-    notices = due_deliverable_notices(
-        deliverable_states(connection, inputs=inputs), escalation_of(inputs), now=now
-    )
-    return queue_notices(
-        connection,
-        cohort_id=inputs.cohort.id,
-        notices=notices,
-        domain=inputs.cohort.organizer.email.rpartition("@")[2],
-        now=now,
-    )
+    states = deliverable_states(connection, inputs=inputs)
+    notices = due_deliverable_notices(states, escalation_of(inputs), now=now)
+    return queue_notices(connection, inputs=inputs, notices=notices, now=now)
 
 
 def notify_decision_points(
@@ -159,10 +146,4 @@ def notify_decision_points(
 ) -> Counter[str]:
     """Queue each mayor's decision-point email once, when its moment comes."""
     notices = due_decision_notices(decision_states(connection, inputs=inputs), now=now)
-    return queue_notices(
-        connection,
-        cohort_id=inputs.cohort.id,
-        notices=notices,
-        domain=inputs.cohort.organizer.email.rpartition("@")[2],
-        now=now,
-    )
+    return queue_notices(connection, inputs=inputs, notices=notices, now=now)

@@ -18,9 +18,10 @@ from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
 from calendars.invitations import ItipMethod, build_itip
 from calendars.local_time import same_wall_clock
 from calendars.timeline_types import uid_for
-from mail.mime import message_bytes
-from mail.notice_render import NOTICE_KINDS, NoticeObsoleteError, notice_context, render_notice
-from mail.templates import SharedRenderer, render_email
+from mail.mime import OutgoingEmail, message_bytes
+from mail.notice_context import NOTICE_KINDS, NoticeObsoleteError, notice_context
+from mail.shared_renderer import SharedRenderer
+from mail.templates import RenderedEmail, localized, render_email
 from models.enums import RecordStatus
 from models.outbox import OUTBOX_COHORT, MessageKind
 from models.tables import INVITATION, PERSON, SESSION
@@ -123,21 +124,62 @@ def render_row(
 ) -> RenderedMessage:
     """The message of one outbox row, dated `date`; `mail_from` overrides the organizer's address.
 
-    The calendar's ORGANIZER is the From address: some clients ignore updates from anyone else.
     Pass one `renderer` for many rows: a session's recipients then share one template run.
     """
-    cohort = sources.cohorts.get(row.cohort_id)
-    if cohort is None:
-        raise RenderError(f"cohort {row.cohort_id!r} has no sender details in the outbox")
-    sender_email = mail_from or cohort.organizer_email
     if row.raw is not None:
+        sender_email = mail_from or _cohort(row, sources).organizer_email
         return RenderedMessage(sender_email, row.email, row.subject or "", bytes(row.raw))
+    email = outgoing_email(row, sources, date=date, mail_from=mail_from, renderer=renderer)
+    return RenderedMessage(email.sender_email, row.email, email.subject, message_bytes(email))
+
+
+def outgoing_email(
+    row: Any,
+    sources: RenderSources,
+    *,
+    date: dt.datetime,
+    mail_from: str | None = None,
+    renderer: SharedRenderer | None = None,
+) -> OutgoingEmail:
+    """What the message of a row without stored content is written from.
+
+    The calendar's ORGANIZER is the From address: some clients ignore updates from anyone else.
+    """
+    cohort = _cohort(row, sources)
+    sender_email = mail_from or cohort.organizer_email
+    person = sources.people.get((row.cohort_id, row.email))
     if row.kind in NOTICE_KINDS:
-        return _render_notice(row, sources, cohort, sender_email, date)
+        return _notice_email(row, sources, cohort, person, sender_email, date)
     if row.kind not in SESSION_MESSAGE_KINDS:
         raise RenderError(f"no renderer for {row.kind!r} messages without stored content")
+    return _session_email(row, sources, cohort, person, sender_email, date, renderer)
+
+
+def _notice_email(
+    row: Any, sources: RenderSources, cohort: Any, person: Any, sender_email: str, date: dt.datetime
+) -> OutgoingEmail:
+    context = sources.notices.get(row.id)
+    if person is None or context is None:
+        raise RenderError(f"person {row.email!r} or the subject {row.subject_key!r} is not stored")
+    if isinstance(context, str):
+        raise ObsoleteMessageError(context)
+    if "error" in context:
+        raise RenderError(context["error"])
+    full = _addressed(cohort, person, sender_email) | context
+    rendered = render_email(row.kind, person.language, full)
+    return _email(row, cohort, person, sender_email, rendered, date)
+
+
+def _session_email(
+    row: Any,
+    sources: RenderSources,
+    cohort: Any,
+    person: Any,
+    sender_email: str,
+    date: dt.datetime,
+    renderer: SharedRenderer | None,
+) -> OutgoingEmail:
     session = sources.sessions.get(row.subject_key)
-    person = sources.people.get((row.cohort_id, row.email))
     if session is None or person is None:
         raise RenderError(f"session {row.subject_key!r} or person {row.email!r} is not stored")
     if row.kind == MessageKind.SESSION_REMINDER and session.status == RecordStatus.CANCELLED:
@@ -146,16 +188,8 @@ def render_row(
         # Nothing is ever sent for a session already started: not a reminder, and not a late
         # invitation, update or cancellation after the dispatcher was down past the start.
         raise ObsoleteMessageError("the session had started before the message could be sent")
-    language = person.language
-    shown = _shown_session(row, session, language, person.timezone)
-    context = {
-        "recipient": {"name": person.name, "timezone": person.timezone},
-        "sender": {
-            "name": cohort.organizer_name,
-            "email": sender_email,
-            "reply_to": cohort.reply_to,
-        },
-        "program": {"name": _localized(cohort.program_name, language)},
+    shown = _shown_session(row, session, person.language, person.timezone)
+    context = _addressed(cohort, person, sender_email) | {
         "session": shown,
         "previous": {
             "starts_at": row.previous_starts_at or shown["starts_at"],
@@ -165,12 +199,46 @@ def render_row(
             else row.previous_location,
         },
     }
-    render = render_email if renderer is None else renderer.render
-    rendered = render(row.kind, language, context)
+    rendered = (render_email if renderer is None else renderer.render)(
+        row.kind, person.language, context
+    )
     calendar = None
     if row.kind in CALENDAR_KINDS:
         calendar = _calendar(row, session, shown, cohort, sender_email, person, sources)
-    data = message_bytes(
+    return _email(row, cohort, person, sender_email, rendered, date, calendar=calendar)
+
+
+def _cohort(row: Any, sources: RenderSources) -> Any:
+    cohort = sources.cohorts.get(row.cohort_id)
+    if cohort is None:
+        raise RenderError(f"cohort {row.cohort_id!r} has no sender details in the outbox")
+    return cohort
+
+
+def _addressed(cohort: Any, person: Any, sender_email: str) -> dict[str, Any]:
+    """The context every kind of email has: recipient, sender, program."""
+    return {
+        "recipient": {"name": person.name, "timezone": person.timezone},
+        "sender": {
+            "name": cohort.organizer_name,
+            "email": sender_email,
+            "reply_to": cohort.reply_to,
+        },
+        "program": {"name": localized(cohort.program_name, person.language)},
+    }
+
+
+def _email(
+    row: Any,
+    cohort: Any,
+    person: Any,
+    sender_email: str,
+    rendered: RenderedEmail,
+    date: dt.datetime,
+    *,
+    calendar: bytes | None = None,
+) -> OutgoingEmail:
+    return OutgoingEmail(
         sender_name=cohort.organizer_name,
         sender_email=sender_email,
         reply_to=cohort.reply_to,
@@ -185,29 +253,6 @@ def render_row(
         in_reply_to=row.in_reply_to,
         references=(row.in_reply_to,) if row.in_reply_to else (),
     )
-    return RenderedMessage(sender_email, row.email, rendered.subject, data)
-
-
-def _render_notice(
-    row: Any, sources: RenderSources, cohort: Any, sender_email: str, date: dt.datetime
-) -> RenderedMessage:
-    person = sources.people.get((row.cohort_id, row.email))
-    context = sources.notices.get(row.id)
-    if person is None or context is None:
-        raise RenderError(f"person {row.email!r} or the subject {row.subject_key!r} is not stored")
-    if isinstance(context, str):
-        raise ObsoleteMessageError(context)
-    if "error" in context:
-        raise RenderError(context["error"])
-    subject, data = render_notice(
-        row=row,
-        cohort=cohort,
-        recipient=person,
-        sender_email=sender_email,
-        context=context,
-        date=date,
-    )
-    return RenderedMessage(sender_email, row.email, subject, data)
 
 
 def _shown_session(row: Any, session: Any, language: str, recipient_zone: str) -> dict[str, Any]:
@@ -215,8 +260,8 @@ def _shown_session(row: Any, session: Any, language: str, recipient_zone: str) -
     starts_at = row.starts_at if announced else session.starts_at
     ends_at = row.ends_at if announced else session.ends_at
     return {
-        "title": _localized(session.title, language),
-        "description": _localized(session.description, language) if session.description else None,
+        "title": localized(session.title, language),
+        "description": localized(session.description, language) if session.description else None,
         "starts_at": starts_at,
         "ends_at": ends_at,
         "location": (row.location or "") if announced else session.location,
@@ -271,7 +316,3 @@ def _calendar(
     return build_itip(
         method, event, organizer=organizer, attendees=[attendee], dtstamp=row.created_at
     )
-
-
-def _localized(texts: Mapping[str, str], language: str) -> str:
-    return texts.get(language) or texts["en"]

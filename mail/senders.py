@@ -14,13 +14,27 @@ import socket
 import ssl
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import aiosmtplib
 
-from accel.settings import Settings
+
+@dataclass(frozen=True)
+class SmtpOptions:
+    """How to reach the SMTP server and how fast to send to it."""
+
+    host: str
+    port: int = 587
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in logs or tracebacks
+    starttls: bool = False
+    use_tls: bool = False  # implicit TLS from the first byte (port 465)
+    ca_file: Path | None = None  # PEM certificates to trust besides the system's
+    timeout: float = 30.0  # seconds for any one SMTP command
+    rate: float = 0.0  # messages started per second; 0 or less means no limit
+    concurrency: int = 4  # connections at most
 
 
 @dataclass(frozen=True)
@@ -109,47 +123,15 @@ class RateLimiter:
 class SmtpSender:
     """aiosmtplib over at most `concurrency` reused connections, STARTTLS and AUTH if configured."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        username: str | None = None,
-        password: str | None = None,
-        starttls: bool = False,
-        use_tls: bool = False,
-        ca_file: Path | None = None,
-        timeout: float = 30.0,
-        concurrency: int = 4,
-        rate_per_second: float = 0.0,
-    ) -> None:
-        self._options = {"hostname": host, "port": port, "timeout": timeout}
-        self._username, self._password = username, password
-        self._starttls, self._use_tls = starttls, use_tls
+    def __init__(self, options: SmtpOptions) -> None:
+        self._smtp = options
         # A private CA (or a self-signed test server) is trusted explicitly, never by turning
         # certificate checks off.
+        ca_file = options.ca_file
         self._tls_context = ssl.create_default_context(cafile=ca_file) if ca_file else None
-        self._slots = asyncio.Semaphore(max(1, concurrency))
-        self._limiter = RateLimiter(rate_per_second)
+        self._slots = asyncio.Semaphore(max(1, options.concurrency))
+        self._limiter = RateLimiter(options.rate)
         self._idle: list[aiosmtplib.SMTP] = []
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSender:
-        if not settings.smtp_host:
-            raise ValueError("no SMTP server configured (ACCEL_SMTP_HOST)")
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
-        return cls(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            username=settings.smtp_username,
-            password=password,
-            starttls=settings.smtp_starttls,
-            use_tls=settings.smtp_use_tls,
-            ca_file=settings.smtp_ca_file,
-            timeout=settings.smtp_timeout_seconds,
-            concurrency=settings.send_concurrency,
-            rate_per_second=settings.send_rate_per_second,
-        )
 
     async def send(self, envelope: Envelope) -> str:
         async with self._slots:
@@ -201,12 +183,15 @@ class SmtpSender:
         return f"{response.code} {response.message}"
 
     async def _connect(self) -> aiosmtplib.SMTP:
+        smtp = self._smtp
         client = aiosmtplib.SMTP(
-            **self._options,  # type: ignore[arg-type]
-            username=self._username,
-            password=self._password,
-            start_tls=self._starttls,
-            use_tls=self._use_tls,
+            hostname=smtp.host,
+            port=smtp.port,
+            timeout=smtp.timeout,
+            username=smtp.username,
+            password=smtp.password,
+            start_tls=smtp.starttls,
+            use_tls=smtp.use_tls,
             tls_context=self._tls_context,
             # The default asks DNS for this host's FQDN; the plain host name needs no network.
             local_hostname=socket.gethostname(),
@@ -239,11 +224,11 @@ class SmtpSender:
                 client.close()
 
 
-def make_sender(settings: Settings) -> Sender:
-    """SMTP when `ACCEL_SMTP_HOST` is set, else `.eml` files in `outbox_dir`."""
-    if settings.smtp_host:
-        return SmtpSender.from_settings(settings)
-    return FileSender(settings.outbox_dir)
+def make_sender(smtp: SmtpOptions | None, *, outbox_dir: Path) -> Sender:
+    """SMTP when a server is configured, else `.eml` files in `outbox_dir`."""
+    if smtp is not None:
+        return SmtpSender(smtp)
+    return FileSender(outbox_dir)
 
 
 def _failure(code: int, message: str) -> TemporarySendError | PermanentSendError:

@@ -26,6 +26,7 @@ from calendars.reconcile import Plan
 from calendars.timeline_types import LoadedInputs
 from models.problems import InvalidInputError
 from tasks.operations import apply_cohort, override_sessions, plan_cohort
+from tasks.run_settings import run_settings
 
 # Results are not cached or persisted: the database is the state, and a retry must re-read it.
 RETRY_DELAYS: list[float] = [5, 30]
@@ -42,9 +43,9 @@ def read_cohort(cohort_file: str) -> LoadedInputs:
 
 
 @contextmanager
-def app_database() -> Iterator[sa.Engine]:
+def app_database(settings: Settings) -> Iterator[sa.Engine]:
     """The configured database at the newest schema, for one task run; disposed after it."""
-    engine = make_engine(Settings().database_url.get_secret_value())
+    engine = make_engine(settings.database_url.get_secret_value())
     try:
         create_schema(engine)
         yield engine
@@ -67,7 +68,7 @@ database_task = task(
 def reconcile_task(cohort_file: str, now: dt.datetime, dry_run: bool) -> Plan:
     """Read the files, then plan (dry run) or apply in one transaction; idempotent."""
     inputs = read_cohort(cohort_file)
-    with app_database() as engine:
+    with app_database(run_settings()) as engine:
         if dry_run:
             return plan_cohort(engine, inputs, now=now)
         return apply_cohort(engine, inputs, now=now)
@@ -86,7 +87,7 @@ def override_task(
     """Store the move or cancellation and apply it with its updates, in one go (idempotent)."""
     inputs = read_cohort(cohort_file)
     shift = dt.timedelta(minutes=shift_minutes) if shift_minutes is not None else None
-    with app_database() as engine:
+    with app_database(run_settings()) as engine:
         return override_sessions(
             engine,
             inputs,

