@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from typing import Annotated
 
 import typer
@@ -28,6 +29,9 @@ def serve(
 
     Uses PREFECT_API_URL when set; otherwise starts `prefect server start` on 127.0.0.1 first.
     """
+    from accel.prefect_server import prefect_telemetry_off
+
+    prefect_telemetry_off(os.environ)  # before Prefect is imported: it reads settings then
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL
 
