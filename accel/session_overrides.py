@@ -32,13 +32,28 @@ class RefusedMoveError(SessionChangeError):
     """A move into the past, or beyond the instants the files may name."""
 
 
+class StoredOverrideError(SessionChangeError):
+    """A stored move outside the bounds (written before they were checked): never laid over."""
+
+
 def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def load_overrides(connection: sa.Connection, *, cohort_id: str) -> list[SessionOverride]:
+    """The cohort's moves and cancellations; a move outside the bounds raises
+    `StoredOverrideError` naming the command that removes it."""
     rows = connection.execute(sa.select(OVERRIDE).where(OVERRIDE.c.cohort_id == cohort_id))
-    return [SessionOverride(r.session_key, r.starts_at, r.cancelled) for r in rows]
+    overrides = [SessionOverride(r.session_key, r.starts_at, r.cancelled) for r in rows]
+    for override in overrides:
+        start = override.starts_at
+        if start is not None and not EARLIEST <= start <= LATEST:
+            raise StoredOverrideError(
+                f"{override.session_key}: an operator's move to {_utc(start)} is stored, outside "
+                f"the dates a program may use ({FIRST_DAY} to {LAST_DAY}); "
+                f"`accel session restore {override.session_key}` removes it"
+            )
+    return overrides
 
 
 def matching_sessions(

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import SQLModel
 
 from accel.inputs import load_inputs
-from accel.session_overrides import NoSuchSessionError, RefusedMoveError
+from accel.session_overrides import NoSuchSessionError, RefusedMoveError, StoredOverrideError
 from calendars.reconcile import Action
 from models.tables import OVERRIDE
 from tasks.operations import apply_cohort, override_sessions, plan_cohort, restore_sessions
@@ -172,8 +172,8 @@ def test_restore_refuses_to_move_a_session_back_into_the_past(
 def test_restore_heals_a_cohort_poisoned_before_the_fix(
     applied: sa.Engine, small_cohort_path: Path
 ) -> None:
-    """An override to year 9999 stored by an older version: every apply fails on it until
-    `restore` removes it, without ever laying it over the timeline."""
+    """An override to year 9999 stored by an older version: every plan and apply refuses it,
+    naming the way out, until `restore` removes it without ever laying it over the timeline."""
     inputs = load_inputs(small_cohort_path)
     with applied.begin() as connection:
         connection.execute(
@@ -185,7 +185,7 @@ def test_restore_heals_a_cohort_poisoned_before_the_fix(
                 changed_at=NOW,
             )
         )
-    with pytest.raises(OverflowError):
+    with pytest.raises(StoredOverrideError, match=f"`accel session restore {MASTERCLASS}`"):
         plan_cohort(applied, inputs, now=NOW)
     result = restore_sessions(applied, inputs, pattern=MASTERCLASS, now=NOW)
     assert result.plan.is_empty  # the poisoned move never reached the sessions

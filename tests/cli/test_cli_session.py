@@ -3,6 +3,7 @@ change itself writes exactly that; bad requests are one line, exit 2, the databa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from accel.database import make_engine
 from cli.main import app
+from models.tables import OVERRIDE
 
 NOW = "2024-05-01T13:00Z"
 MASTERCLASS = "test-small/masterclass/03"
@@ -167,6 +169,40 @@ def test_a_move_to_year_9999_is_refused_and_later_commands_work(
     ):
         done = invoke(*later)
         assert done.exit_code == 0, (later, done.output)
+
+
+def test_a_cohort_poisoned_by_an_older_version_is_healed_by_restore(
+    invoke: Invoke, cohort: str, sqlite_url: str
+) -> None:
+    """A move to year 9999 stored before moves were bounded: plan, apply and timeline say so
+    in one line naming `accel session restore`, which removes it."""
+    engine = make_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.insert(OVERRIDE).values(
+                session_key=MASTERCLASS,
+                cohort_id="test-small",
+                starts_at=dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC),
+                cancelled=False,
+                changed_at=dt.datetime(2024, 5, 1, tzinfo=dt.UTC),
+            )
+        )
+    engine.dispose()
+    common = ["--cohort", cohort, "--now", NOW]
+    timeline = ["timeline", "--city", "santiago", "--cohort", cohort]
+    for command in (["plan", *common], ["apply", *common], timeline):
+        refused = invoke(*command)
+        assert refused.exit_code == 1, (command, refused.output)
+        assert problem_lines(refused.stderr) == [
+            f"accel: {MASTERCLASS}: an operator's move to 9999-12-31T23:00:00Z is stored, "
+            "outside the dates a program may use (1970-01-01 to 2199-12-31); "
+            f"`accel session restore {MASTERCLASS}` removes it"
+        ]
+    healed = invoke("session", "restore", MASTERCLASS, *common)
+    assert healed.exit_code == 0, healed.output
+    assert "nothing to change" in healed.stdout  # the move never reached the sessions
+    assert invoke("plan", *common).exit_code == 0
+    assert tables(sqlite_url)["session_override"] == []
 
 
 @pytest.mark.parametrize(
