@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from calendars.overrides import SessionOverride
 from calendars.timeline_types import LoadedInputs
 from models.file_types import FIRST_DAY, LAST_DAY
-from models.tables import OVERRIDE
+from models.tables import OVERRIDE, SESSION
 
 # The instants a session may be moved to: the days the files may name (models/file_types.py),
 # far enough for any program and near enough that reminders, leads and feeds never overflow.
@@ -54,6 +54,12 @@ def load_overrides(connection: sa.Connection, *, cohort_id: str) -> list[Session
                 f"`accel session restore {override.session_key}` removes it"
             )
     return overrides
+
+
+def stored_starts(connection: sa.Connection, *, cohort_id: str) -> dict[str, dt.datetime]:
+    """When each stored session of the cohort starts (an operator's move included)."""
+    query = sa.select(SESSION.c.key, SESSION.c.starts_at).where(SESSION.c.cohort_id == cohort_id)
+    return {row.key: row.starts_at for row in connection.execute(query)}
 
 
 def matching_sessions(

@@ -21,8 +21,8 @@ from accel.session_overrides import (
     matching_sessions,
     overridden_sessions,
     save_overrides,
+    stored_starts,
 )
-from accel.session_queries import stored_sessions
 from accel.store import apply_plan, load_state
 from calendars.overrides import apply_overrides
 from calendars.reconcile import Plan, StoredState, reconcile
@@ -166,8 +166,7 @@ def override_sessions(
     files = {s.key: s for s in inputs.timeline.sessions}
     with _transaction(engine, commit=not dry_run) as connection:
         _lock_cohort(connection, inputs.cohort.id)
-        stored = stored_sessions(connection, cohort_id=inputs.cohort.id)
-        current = {k: s.starts_at for k, s in stored.items()}
+        current = stored_starts(connection, cohort_id=inputs.cohort.id)
         keys = matching_sessions(inputs, pattern, now, current)
         new_starts: dict[str, dt.datetime | None] = {}
         for key in keys:
@@ -209,8 +208,8 @@ def restore_sessions(
     with _transaction(engine, commit=not dry_run) as connection:
         _lock_cohort(connection, inputs.cohort.id)
         matched = overridden_sessions(connection, cohort_id=inputs.cohort.id, pattern=pattern)
-        stored = stored_sessions(connection, cohort_id=inputs.cohort.id)
-        keys = [k for k in matched if k not in stored or stored[k].starts_at > now]
+        current = stored_starts(connection, cohort_id=inputs.cohort.id)
+        keys = [k for k in matched if k not in current or current[k] > now]
         if not keys:
             raise NoSuchSessionError(
                 f"every session matching {pattern!r} has already started at {_utc(now)}"

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from accel.database import create_schema, make_engine
 from accel.inputs import load_inputs
 from accel.session_overrides import NoSuchSessionError, RefusedMoveError, StoredOverrideError
 from calendars.reconcile import Action
@@ -190,3 +191,26 @@ def test_restore_heals_a_cohort_poisoned_before_the_fix(
     result = restore_sessions(applied, inputs, pattern=MASTERCLASS, now=NOW)
     assert result.plan.is_empty  # the poisoned move never reached the sessions
     assert plan_cohort(applied, inputs, now=NOW).is_empty
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_dry_run_and_a_refused_move_leave_nothing(
+    postgres_url: str, small_cohort_path: Path
+) -> None:
+    """The same transaction on PostgreSQL, under the cohort's advisory lock: a dry run and a
+    refused move roll back whole, and the lock is free for the real change after them."""
+    engine = make_engine(postgres_url)
+    create_schema(engine)
+    inputs = load_inputs(small_cohort_path)
+    apply_cohort(engine, inputs, now=NOW)
+    before = tables(engine)
+    shift = dt.timedelta(days=1)
+    dry = override_sessions(engine, inputs, pattern=MASTERCLASS, now=NOW, shift=shift, dry_run=True)
+    with pytest.raises(RefusedMoveError):
+        override_sessions(engine, inputs, pattern=MASTERCLASS, now=NOW, starts_at=FAR)
+    assert tables(engine) == before
+    real = override_sessions(engine, inputs, pattern=MASTERCLASS, now=NOW, shift=shift)
+    assert real.messages.as_dict() == dry.messages.as_dict()
+    assert real.messages.as_dict()["retimed"]["session_reminder"]["messages"] > 0
+    assert plan_cohort(engine, inputs, now=NOW).is_empty
+    engine.dispose()
