@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +22,10 @@ DRAIN_TIMEOUT_SECONDS = 10.0
 # Our own settings (SMTP credentials, the database URL, operator password, session secret...):
 # the Prefect server needs none of them. Flow runs read them from `accel serve`'s environment.
 OWN_SETTINGS_PREFIX = "ACCEL_"
+# Prefect reports usage unless told not to: the server's heartbeat to sens-o-matic.prefect.io
+# ("Failed to send telemetry: Name or service not known" on a machine without internet) and
+# the SDK's events (prefect/_internal/analytics: first flow run, first deployment...).
+TELEMETRY_OFF = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 
 
 def free_port() -> int:
@@ -64,6 +68,12 @@ def _server_preexec(parent: int) -> Callable[[], None] | None:
     return preexec
 
 
+def prefect_telemetry_off(environment: MutableMapping[str, str]) -> None:
+    """Turn Prefect's analytics off in `environment` (os.environ before Prefect is imported:
+    it reads its settings then), for this process and every process it starts."""
+    environment.update(TELEMETRY_OFF)
+
+
 def server_environment(parent: Mapping[str, str]) -> dict[str, str]:
     """The environment for the `prefect server start` child: `parent`'s, less every ACCEL_*
     variable (secrets it does not need, and would show to anyone who can read its process),
@@ -73,14 +83,13 @@ def server_environment(parent: Mapping[str, str]) -> dict[str, str]:
     ...     {"PATH": "/bin", "PREFECT_HOME": "/p", "ACCEL_SMTP_PASSWORD": "x", "accel_x": "y"}
     ... )
     >>> sorted(env)  # doctest: +NORMALIZE_WHITESPACE
-    ['PATH', 'PREFECT_HOME', 'PREFECT_SERVER_ANALYTICS_ENABLED', 'PREFECT_UI_ENABLED']
+    ['DO_NOT_TRACK', 'PATH', 'PREFECT_HOME', 'PREFECT_SERVER_ANALYTICS_ENABLED',
+     'PREFECT_UI_ENABLED']
     """
     # Case-insensitive, as pydantic-settings reads them: `accel_smtp_password` is a secret too.
     kept = {k: v for k, v in parent.items() if not k.upper().startswith(OWN_SETTINGS_PREFIX)}
-    return kept | {
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_UI_ENABLED": "true",  # operators trigger runs and read logs there
-    }
+    ui = {"PREFECT_UI_ENABLED": "true"}  # operators trigger runs and read logs there
+    return kept | TELEMETRY_OFF | ui
 
 
 def start_server_process(

@@ -10,6 +10,7 @@ import typer
 
 from cli import checks, cohort, db, deliverables, feeds, outbox, serve, simulate, web
 from cli.context import read_settings
+from cli.session import session_app
 
 app = typer.Typer(
     help="Scheduling engine for the City Data Alliance Accelerator.",
@@ -37,6 +38,7 @@ app.add_typer(feeds.feeds_app, name="feeds")
 app.add_typer(deliverables.deliverable_app, name="deliverable")
 app.add_typer(outbox.outbox_app, name="outbox")
 app.add_typer(db.db_app, name="db")
+app.add_typer(session_app, name="session")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ applied in the database (its file found by its `cohort:` id), or those named wit
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -52,6 +53,9 @@ def serve(
 
     Uses PREFECT_API_URL when set; otherwise starts `prefect server start` on 127.0.0.1 first.
     """
+    from accel.prefect_server import prefect_telemetry_off
+
+    prefect_telemetry_off(os.environ)  # before Prefect is imported: it reads settings then
     from flows.deployments import build_deployments
 
     settings = settings_of(ctx)

@@ -8,16 +8,18 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from accel.settings import default_cohort_file
-from calendars.reconcile import Plan
 from tasks.cohort_tasks import override_task
+from tasks.session_changes import SessionChangeResult
 
 
-def _summary(plan: Plan) -> dict[str, Any]:
+def _summary(result: SessionChangeResult) -> dict[str, Any]:
+    plan = result.plan
     return {
         "sessions": [c.key for c in plan.sessions],
         "updates": sum(1 for i in plan.invitations if i.action == "update"),
         "invitations": sum(1 for i in plan.invitations if i.action == "invite"),
         "cancellations": sum(1 for i in plan.invitations if i.action == "cancel"),
+        "messages": result.messages.as_dict(),
     }
 
 
@@ -36,8 +38,8 @@ def reschedule_session(
         raise ValueError("give exactly one of starts_at or shift_minutes")
     moment = now or dt.datetime.now(dt.UTC)
     cohort = str(cohort_file or default_cohort_file())
-    plan = override_task(cohort, moment, session, starts_at, shift_minutes, False, reason)
-    summary = _summary(plan)
+    result = override_task(cohort, moment, session, starts_at, shift_minutes, False, reason)
+    summary = _summary(result)
     get_run_logger().info("reschedule_session %s: %s", session, summary)
     return summary
 
@@ -52,7 +54,7 @@ def cancel_session(
     """Cancel `session` (a key or a glob); its attendees get cancellations, reminders stop."""
     moment = now or dt.datetime.now(dt.UTC)
     cohort = str(cohort_file or default_cohort_file())
-    plan = override_task(cohort, moment, session, None, None, True, reason)
-    summary = _summary(plan)
+    result = override_task(cohort, moment, session, None, None, True, reason)
+    summary = _summary(result)
     get_run_logger().info("cancel_session %s: %s", session, summary)
     return summary

@@ -24,17 +24,30 @@ from accel.inputs import load_inputs
 from accel.settings import Settings
 from calendars.reconcile import Plan
 from calendars.timeline_types import LoadedInputs
-from models.problems import InvalidInputError
 from tasks.operations import apply_cohort, override_sessions, plan_cohort
 from tasks.run_settings import run_settings
+from tasks.session_changes import SessionChangeResult
 
 # Results are not cached or persisted: the database is the state, and a retry must re-read it.
 RETRY_DELAYS: list[float] = [5, 30]
 
 
-def retry_unless_invalid_input(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
-    """Retry database hiccups, never invalid files: the same files would fail the same way."""
-    return not isinstance(state.data, InvalidInputError)
+# What a retry can get past: the database unreachable, locked, restarted or serializing us
+# away (psycopg's serialization and deadlock errors are OperationalErrors), a network timeout.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sa.exc.OperationalError,
+    sa.exc.InterfaceError,
+    sa.exc.DisconnectionError,
+    sa.exc.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def retry_only_transient(task: Any, task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry database and network hiccups only. Invalid files, an unknown session pattern, a
+    move into the past and programming errors fail the same way every time: never retried."""
+    return isinstance(state.data, TRANSIENT_ERRORS)
 
 
 def read_cohort(cohort_file: str) -> LoadedInputs:
@@ -54,13 +67,13 @@ def app_database(settings: Settings) -> Iterator[sa.Engine]:
 
 
 # The tasks that read the files and write the database: two retries for database hiccups,
-# none for invalid files.
+# none for what cannot pass (see `retry_only_transient`).
 database_task = task(
     cache_policy=NO_CACHE,
     persist_result=False,
     retries=2,
     retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=retry_unless_invalid_input,
+    retry_condition_fn=retry_only_transient,
 )
 
 
@@ -83,8 +96,9 @@ def override_task(
     shift_minutes: int | None,
     cancel: bool,
     reason: str | None,
-) -> Plan:
-    """Store the move or cancellation and apply it with its updates, in one go (idempotent)."""
+) -> SessionChangeResult:
+    """Store the move or cancellation and apply it with its updates, in one transaction
+    (idempotent: a shift counts from the files' start)."""
     inputs = read_cohort(cohort_file)
     shift = dt.timedelta(minutes=shift_minutes) if shift_minutes is not None else None
     with app_database(run_settings()) as engine:

@@ -25,7 +25,7 @@ def test_moved_session_updates_only_its_attendees(
     session = next(s for s in inputs.timeline.sessions if s.key == key)
     plan = override_sessions(
         sqlite_engine, inputs, pattern=key, now=NOW, shift=dt.timedelta(days=1)
-    )
+    ).plan
     [change] = plan.sessions
     assert (change.key, change.action, change.sequence, change.what) == (
         key,
@@ -45,7 +45,7 @@ def test_cancel_a_session_for_every_city(sqlite_engine: sa.Engine, small_cohort_
     apply_cohort(sqlite_engine, inputs, now=NOW)
     plan = override_sessions(
         sqlite_engine, inputs, pattern="test-small/coaching/*/05", now=NOW, cancel=True
-    )
+    ).plan
     assert sorted(c.key for c in plan.sessions) == [
         f"test-small/coaching/{city}/05" for city in ("asuncion", "mexico-city", "santiago")
     ]
@@ -57,7 +57,7 @@ def test_unknown_or_past_sessions_are_refused(
     sqlite_engine: sa.Engine, small_cohort_path: Path
 ) -> None:
     inputs = load_inputs(small_cohort_path)
-    with pytest.raises(NoSuchSessionError, match="no session matches"):
+    with pytest.raises(NoSuchSessionError, match="no session of test-small matches"):
         override_sessions(sqlite_engine, inputs, pattern="test-small/nothing", now=NOW, cancel=True)
     late = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     with pytest.raises(NoSuchSessionError, match="already started"):

@@ -49,7 +49,7 @@ def test_the_servers_environment_keeps_no_accel_variable(tmp_path: Path) -> None
     assert not set(SECRETS.values()) & set(env.values())
     for kept in ("PATH", "HOME", "LANG", "HTTPS_PROXY", "PREFECT_HOME", "PREFECT_LOGGING_LEVEL"):
         assert env[kept] == parent[kept]
-    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false" and env["DO_NOT_TRACK"] == "1"
     assert parent == parent_environment(tmp_path)  # the caller's mapping is left as it was
 
 
@@ -81,3 +81,27 @@ def test_the_spawned_server_has_none_of_the_secrets(
         assert secret.encode() not in raw
     assert env["PREFECT_HOME"] == str(tmp_path / "prefect-home")
     assert env["PREFECT_UI_ENABLED"] == "true"
+    assert env["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false" and env["DO_NOT_TRACK"] == "1"
+
+
+def test_prefect_sees_its_telemetry_off(tmp_path: Path) -> None:
+    """What `accel serve` does before importing Prefect: in a fresh interpreter, both of
+    Prefect's own switches read off (the server's heartbeat and the SDK's events)."""
+    script = (
+        "import os\n"
+        "from accel.prefect_server import prefect_telemetry_off\n"
+        "prefect_telemetry_off(os.environ)\n"
+        "from prefect._internal.analytics import is_telemetry_enabled\n"
+        "from prefect.settings import get_current_settings\n"
+        "print(get_current_settings().server.analytics_enabled, is_telemetry_enabled())\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in prefect_server.TELEMETRY_OFF}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=environment | {"PREFECT_HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert done.stdout.split() == ["False", "False"], done.stderr

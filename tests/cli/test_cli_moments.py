@@ -68,7 +68,7 @@ def test_the_plan_names_its_moment_and_new_sessions_in_the_past(cohort: Path) ->
     assert len(warning) == 1 and "nobody is invited to them" in warning[0], middle.stderr
 
 
-def test_timeline_shows_the_operators_moves_and_leaves_out_cancellations(
+def test_timeline_marks_the_operators_moves_and_cancellations(
     cohort: Path, sqlite_url: str
 ) -> None:
     now = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
@@ -80,6 +80,7 @@ def test_timeline_shows_the_operators_moves_and_leaves_out_cancellations(
     items = {i["key"]: i for i in json.loads(before.stdout)["items"]}
     moved_from = dt.datetime.fromisoformat(items[MASTERCLASS]["local_start"])
     coaching = next(k for k in items if k.startswith("test-small/coaching/santiago/"))
+    assert {i["status"] for i in items.values() if i["type"] == "session"} == {"scheduled"}
 
     engine = make_engine(sqlite_url)
     inputs = load_inputs(cohort)
@@ -95,8 +96,21 @@ def test_timeline_shows_the_operators_moves_and_leaves_out_cancellations(
     assert dt.datetime.fromisoformat(
         moved[MASTERCLASS]["local_start"]
     ) == moved_from + dt.timedelta(days=1)
-    assert coaching not in moved
-    table = runner.invoke(app, ["timeline", "--city", "santiago", "--cohort", str(cohort)])
+    assert moved[MASTERCLASS]["status"] == "moved"
+    assert dt.datetime.fromisoformat(moved[MASTERCLASS]["moved_from_local"]) == moved_from
+    # A cancelled session stays in the timeline, at the files' time, marked.
+    assert moved[coaching]["status"] == "cancelled"
+    assert moved[coaching]["local_start"] == items[coaching]["local_start"]
+    others = {k: i["status"] for k, i in moved.items() if i["type"] == "session"}
+    assert {s for k, s in others.items() if k not in (MASTERCLASS, coaching)} == {"scheduled"}
+
+    table = runner.invoke(
+        app, ["timeline", "--city", "santiago", "--cohort", str(cohort)], env={"COLUMNS": "200"}
+    )
+    lines = table.stdout.splitlines()
+    [masterclass] = [line for line in lines if "moved from" in line]
+    assert f"moved from {moved_from:%a %Y-%m-%d %H:%M}" in masterclass
+    assert len([line for line in lines if line.rstrip(" │").endswith("cancelled")]) == 1
     assert "Includes the operators' session moves and cancellations." in table.stdout
     with sa.create_engine(sqlite_url).connect() as connection:  # the timeline wrote nothing
         overrides = connection.execute(sa.text("SELECT count(*) FROM session_override")).scalar()
