@@ -146,7 +146,13 @@ def simulate(
         with engine.begin() as connection:
             check_deliverables(connection, inputs=current, now=now)
             notify_decision_points(connection, inputs=current, now=now)
-        asyncio.run(send_due_messages(engine, now=now, sender=sender, options=options))
+        # The simulated clock stands still during a pass: how long the machine took to send
+        # must not leak into the emails' Date headers (the replay is the same on any machine).
+        asyncio.run(
+            send_due_messages(
+                engine, now=now, sender=sender, options=options, clock=_simulated_pass_clock
+            )
+        )
         if progress:
             progress(now, result.steps)
         candidates = [_next_check(now, zone)]
@@ -239,3 +245,8 @@ def write_summary(result: SimulationResult) -> Path:
         # Keys come from cohort files (ids, addresses): none may run as a formula.
         writer.writerows([spreadsheet_cell(value) for value in row] for row in rows)
     return path
+
+
+def _simulated_pass_clock() -> float:
+    """The dispatcher's pass clock in a replay: no time passes while a pass sends."""
+    return 0.0
