@@ -210,3 +210,23 @@ def test_the_arrow_check_itself(room: str, source: str, expected: list[str]) -> 
 def test_the_purity_check_itself(source: str) -> None:
     module = Module("calendars", ROOT / "calendars" / "probe.py", ast.parse(source))
     assert impure_uses(module) != []
+
+
+# Small modules with one job, functions that fit a screen: past these, a module or a function
+# is usually two jobs (`calendars/timeline.py` at 598 lines and `ops_router` at 253 were).
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 80
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: str(m.path.relative_to(ROOT)))
+def test_modules_and_functions_stay_small(module: Module) -> None:
+    lines = len(module.path.read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_MODULE_LINES, f"{module.path.name}: {lines} lines"
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno is not None
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert long == []
