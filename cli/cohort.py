@@ -29,6 +29,7 @@ from cli.options import (
 )
 from models.cohort_file import City
 from models.file_types import localized
+from models.printable import printable
 from tasks.operations import apply_cohort, plan_cohort, with_overrides
 
 
@@ -200,7 +201,7 @@ def _timeline_rows(inputs: LoadedInputs, city: City) -> list[dict[str, Any]]:
 
 def _print_timeline(city: City, rows: list[dict[str, Any]]) -> None:
     """The rows as a table of local dates and hours."""
-    table = Table(title=f"{escape(city.name)} ({city.timezone}), all times local")
+    table = Table(title=f"{escape(printable(city.name))} ({city.timezone}), all times local")
     for column in ("date", "time", "what", "title"):
         table.add_column(column)
     for row in rows:
@@ -212,7 +213,10 @@ def _print_timeline(city: City, rows: list[dict[str, Any]]) -> None:
             else (f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
         )
         table.add_row(
-            f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], escape(row["title"])
+            f"{start:%a %Y-%m-%d}",
+            f"{hours} {start:%Z}",
+            row["kind"],
+            escape(printable(row["title"])),
         )
     out.print(table)
 

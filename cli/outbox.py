@@ -22,6 +22,7 @@ from mail.dispatcher import (
 )
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
+from models.printable import printable
 
 outbox_app: typer.Typer = typer.Typer(
     help="The queue of emails: counts by status, kind and city; list messages; retry a failed one.",
@@ -38,8 +39,8 @@ def utc_iso(moment: dt.datetime) -> str:
 
 
 def one_line(text: str, width: int) -> str:
-    """`text` on one line (a multi-line SMTP reply joined), cut to `width` characters."""
-    flat = " ".join(text.split())
+    """`text` on one line (a multi-line SMTP reply joined, controls escaped), cut to `width`."""
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -195,7 +196,7 @@ def dispatch(
             markup=False,
         )
         for reply, n in report.errors.most_common(5):
-            err.print(f"{n} × {reply}", markup=False)
+            err.print(f"{n} × {printable(reply)}", markup=False)
         if report.failed:
             err.print(f"{plural(report.failed, 'message')} failed: {LIST_HINT}.", markup=False)
         if report.cancelled:
