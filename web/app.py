@@ -23,6 +23,7 @@ from accel.settings import Settings
 from web.access_log import RedactedAccessLog, redact_uvicorn_access_log
 from web.dashboard import mount_dashboard
 from web.feed_cache import FeedCache
+from web.response_headers import install as install_response_headers
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 CACHE_CONTROL = "private, max-age=300"
@@ -92,6 +93,7 @@ def create_app(
     # The operations dashboard (/ops/), personal pages (/me/, /city/) and their static files.
     mount_dashboard(app, settings=settings, engine=db, clock=read_clock)
 
+    install_response_headers(app, public_base_url=settings.public_base_url)
     if access_log:
         app.add_middleware(RedactedAccessLog)
     return app
