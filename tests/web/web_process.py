@@ -6,6 +6,7 @@ import os
 import re
 import resource
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def still_open(connections: list[socket.socket]) -> int:
         try:
             if connection.recv(1024):
                 alive += 1  # an answer is not a close (none is expected here)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):  # nothing to read: still open
             alive += 1
         except OSError:
             pass
