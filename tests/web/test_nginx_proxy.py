@@ -152,13 +152,14 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
             [str(NGINX), "-t", "-c", str(config), "-p", str(folder)], capture_output=True, text=True
         )
         assert checked.returncode == 0, checked.stderr
-        nginx = subprocess.Popen(
-            [str(NGINX), "-c", str(config), "-p", str(folder)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with (folder / "nginx.stderr").open("wb") as stderr:
+            nginx = subprocess.Popen(
+                [str(NGINX), "-c", str(config), "-p", str(folder)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         try:
-            _wait_until_listening(https_port, nginx)
+            _wait_until_listening(https_port, nginx, folder)
             tls = ssl.create_default_context(cafile=str(folder / "cert.pem"))
             yield Proxied(web, https_port, http_port, tls, folder, token)
         finally:
@@ -170,11 +171,13 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
                 nginx.wait(timeout=20)
 
 
-def _wait_until_listening(port: int, process: subprocess.Popen[bytes]) -> None:
+def _wait_until_listening(port: int, process: subprocess.Popen[bytes], folder: Path) -> None:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:  # polling until nginx listens, bounded
         if process.poll() is not None:
-            raise RuntimeError("nginx exited at start-up")
+            logs = [folder / "nginx.stderr", folder / "nginx.error.log"]
+            errors = "".join(log.read_text() for log in logs if log.exists())
+            raise RuntimeError(f"nginx exited at start-up: {errors}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
