@@ -108,15 +108,39 @@ def issue_missing_tokens(
 
 def rotate_token(connection: sa.Connection, *, subject: FeedSubject, now: dt.datetime) -> str:
     """Revoke the subject's live token (if any) and issue a new one, in the caller's transaction."""
-    connection.execute(
+    revoke_tokens(
+        connection,
+        cohort_id=subject.cohort_id,
+        subject_type=subject.subject_type,
+        subjects=[subject.subject],
+        now=now,
+    )
+    return issue_token(connection, subject=subject, now=now)
+
+
+def revoke_tokens(
+    connection: sa.Connection,
+    *,
+    cohort_id: str,
+    subject_type: str,
+    subjects: Iterable[str],
+    now: dt.datetime,
+) -> int:
+    """Revoke the live tokens of these subjects (people who left, cities removed), in the
+    caller's transaction: from its commit their feeds and pages answer 404. A subject that
+    comes back gets a new token from `accel feeds`; a revoked one is never live again."""
+    wanted = sorted(set(subjects))
+    if not wanted:
+        return 0
+    result = connection.execute(
         sa.update(FEED_TOKEN)
-        .where(FEED_TOKEN.c.cohort_id == subject.cohort_id)
-        .where(FEED_TOKEN.c.subject_type == subject.subject_type)
-        .where(FEED_TOKEN.c.subject == subject.subject)
+        .where(FEED_TOKEN.c.cohort_id == cohort_id)
+        .where(FEED_TOKEN.c.subject_type == subject_type)
+        .where(FEED_TOKEN.c.subject.in_(wanted))
         .where(FEED_TOKEN.c.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return issue_token(connection, subject=subject, now=now)
+    return result.rowcount
 
 
 def feed_urls(public_base_url: str, token: str) -> tuple[str, str]:

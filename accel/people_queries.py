@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from accel.feed_tokens import revoke_tokens
 from calendars.fingerprints import fingerprint
 from calendars.reconcile import Action, ItemChange, StoredItem
 from calendars.timeline_types import Person
@@ -130,6 +131,14 @@ def save_cities(connection: sa.Connection, *, cohort: Cohort, now: dt.datetime) 
         )
     }
     if stored != set(cities):
+        # A city that left the cohort: its feed and team page answer 404 from this commit.
+        revoke_tokens(
+            connection,
+            cohort_id=cohort.id,
+            subject_type="city",
+            subjects={c.id for c in stored} - {c.id for c in cities},
+            now=now,
+        )
         connection.execute(sa.delete(CITY).where(CITY.c.cohort_id == cohort.id))
         connection.execute(
             sa.insert(CITY),
@@ -166,8 +175,11 @@ def write_people_changes(
     changes: list[ItemChange],
     now: dt.datetime,
 ) -> None:
-    """Insert added people, rewrite changed ones; a removed person stays, inactive."""
+    """Insert added people, rewrite changed ones; a removed person stays, inactive, and their
+    feed and page tokens are revoked in the same transaction (the same 404 as an unknown one)."""
     inserts = []
+    removed = [c.key for c in changes if c.action is Action.CANCELLED]
+    revoke_tokens(connection, cohort_id=cohort_id, subject_type="person", subjects=removed, now=now)
     for change in changes:
         where = (PERSON.c.cohort_id == cohort_id) & (PERSON.c.email == change.key)
         if change.action is Action.CANCELLED:

@@ -35,6 +35,7 @@ from cli.options import (
 )
 from models.cohort_file import City
 from models.file_types import localized
+from models.printable import printable
 from tasks.operations import apply_cohort, plan_cohort, with_overrides
 
 
@@ -256,7 +257,7 @@ def _change_mark(row: dict[str, Any]) -> str:
 
 def _print_timeline(city: City, rows: list[dict[str, Any]]) -> None:
     """The rows as a table of local dates and hours, the operators' changes marked."""
-    table = Table(title=f"{escape(city.name)} ({city.timezone}), all times local")
+    table = Table(title=f"{escape(printable(city.name))} ({city.timezone}), all times local")
     marks = [_change_mark(row) for row in rows]
     for column in ("date", "time", "what", "title") + (("change",) if any(marks) else ()):
         table.add_column(column)
@@ -268,7 +269,12 @@ def _print_timeline(city: City, rows: list[dict[str, Any]]) -> None:
             if end and end.date() == start.date()
             else (f"{start:%H:%M} → {end:%a %d %b %H:%M}" if end else f"due {start:%H:%M}")
         )
-        cells = [f"{start:%a %Y-%m-%d}", f"{hours} {start:%Z}", row["kind"], escape(row["title"])]
+        cells = [
+            f"{start:%a %Y-%m-%d}",
+            f"{hours} {start:%Z}",
+            row["kind"],
+            escape(printable(row["title"])),
+        ]
         style = "dim" if row.get("status") == "cancelled" else None
         table.add_row(*cells, *([mark] if any(marks) else []), style=style)
     out.print(table)

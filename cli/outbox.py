@@ -18,6 +18,7 @@ from mail.dispatcher import send_due_messages
 from mail.outbox_queries import outbox_counts, outbox_messages, retry_failed
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
+from models.printable import printable
 from tasks.mail_settings import dispatch_options, smtp_options
 
 outbox_app: typer.Typer = typer.Typer(
@@ -35,8 +36,8 @@ def utc_iso(moment: dt.datetime) -> str:
 
 
 def one_line(text: str, width: int) -> str:
-    """`text` on one line (a multi-line SMTP reply joined), cut to `width` characters."""
-    flat = " ".join(text.split())
+    """`text` on one line (a multi-line SMTP reply joined, controls escaped), cut to `width`."""
+    flat = printable(" ".join(text.split()))
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
@@ -192,7 +193,7 @@ def dispatch(
             markup=False,
         )
         for reply, n in report.errors.most_common(5):
-            err.print(f"{n} × {reply}", markup=False)
+            err.print(f"{n} × {printable(reply)}", markup=False)
         if report.failed:
             err.print(f"{plural(report.failed, 'message')} failed: {LIST_HINT}.", markup=False)
         if report.cancelled:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from models.printable import printable
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -22,10 +24,12 @@ class Problem:
     def __str__(self) -> str:
         where = f" (line {self.line})" if self.line else ""
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        place = f" {self.place}:" if self.place else ""
+        # A place is built from the file's keys, which may hold any character: a newline or an
+        # escape sequence there is shown as `\n` or `\x1b`, never forging a line or a colour.
+        place = f" {printable(self.place)}:" if self.place else ""
         # One line per problem, whatever a parser's message holds (PyYAML's span two lines).
-        message = " ".join(self.message.split())
-        return f"{self.file}:{place} {prefix}{message}{where}"
+        message = printable(" ".join(self.message.split()))
+        return f"{printable(self.file)}:{place} {prefix}{message}{where}"
 
 
 class InvalidInputError(Exception):

@@ -8,6 +8,8 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.printable import printable
+
 logger = logging.getLogger("accel.web")
 _SECRET_PATH = re.compile(r"^/calendars/.*", re.DOTALL)
 
@@ -26,7 +28,9 @@ class RedactTokens(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
-            record.args = tuple(redacted(a) if isinstance(a, str) else a for a in record.args)
+            record.args = tuple(
+                printable(redacted(a)) if isinstance(a, str) else a for a in record.args
+            )
         return True
 
 
@@ -62,10 +66,12 @@ class RedactedAccessLog:
             await self.app(scope, receive, send_and_note)
         finally:
             if logger.isEnabledFor(logging.INFO):
+                # The path is percent-decoded: `%0a` or `%1b` in it would forge a line or reach
+                # the terminal raw, so control characters are written as escapes.
                 logger.info(
                     "%s %s %d %.1f ms",
-                    scope["method"],
-                    redacted(scope["path"]),
+                    printable(scope["method"]),
+                    printable(redacted(scope["path"])),
                     status,
                     (time.perf_counter() - started) * 1000,
                 )

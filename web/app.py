@@ -23,10 +23,15 @@ from accel.settings import Settings
 from web.access_log import RedactedAccessLog, redact_uvicorn_access_log
 from web.dashboard import mount_dashboard
 from web.feed_cache import FeedCache
+from web.log_limits import limit_repeated_logs
+from web.response_headers import install as install_response_headers
+from web.slow_clients import SlowClientLimits, bounded_protocol, raise_file_limit
 
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 CACHE_CONTROL = "private, max-age=300"
 NOT_FOUND_BODY = b"Not Found\n"
+KEEP_ALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this
+MAX_REQUEST_HEAD_BYTES = 16 * 1024  # request line and headers; larger is a 400 (h11's default)
 
 Clock = Callable[[], dt.datetime]
 
@@ -92,20 +97,44 @@ def create_app(
     # The operations dashboard (/ops/), personal pages (/me/, /city/) and their static files.
     mount_dashboard(app, settings=settings, engine=db, clock=read_clock)
 
+    install_response_headers(app, public_base_url=settings.public_base_url)
     if access_log:
         app.add_middleware(RedactedAccessLog)
     return app
 
 
 def server_config(
-    app: FastAPI, *, host: str, port: int, log_config: dict[str, Any] | None
+    app: FastAPI,
+    *,
+    host: str,
+    port: int,
+    log_config: dict[str, Any] | None,
+    limits: SlowClientLimits | None = None,
 ) -> uvicorn.Config:
     """How `accel web` runs the app: one worker, and uvicorn's access log off (it logs paths,
-    so tokens); `RedactedAccessLog` logs instead. `log_config=None` leaves logging alone."""
+    so tokens); `RedactedAccessLog` logs instead. `log_config=None` leaves logging alone.
+
+    Slow clients are bounded (`web/slow_clients.py`: a deadline per request, a connection cap
+    and backlog that fit the file limit), repeated warnings are limited (`web/log_limits.py`),
+    and there are no WebSockets to upgrade to."""
     # Off is not enough: a handler added later (pytest's, an operator's) would revive it.
     redact_uvicorn_access_log()
+    limit_repeated_logs()
+    if limits is None:
+        raise_file_limit()
+        limits = SlowClientLimits.for_this_process()
     return uvicorn.Config(
-        app, host=host, port=port, workers=1, access_log=False, log_config=log_config
+        app,
+        host=host,
+        port=port,
+        workers=1,
+        access_log=False,
+        log_config=log_config,
+        http=bounded_protocol(limits),
+        ws="none",
+        backlog=limits.backlog,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_REQUEST_HEAD_BYTES,
     )
 
 

@@ -15,6 +15,8 @@ class FeedCache:
 
     An entry is reused while the subject's data version is unchanged and no cancelled event
     in it has ended (then `now` would drop that event, so the bytes would differ).
+    It is asked only after the request's token was found live in the database, so a revoked
+    token (rotated, or its person or city removed by an apply) is never served from here.
     """
 
     def __init__(self, max_entries: int = 1024) -> None:

@@ -16,6 +16,7 @@ from models.outbox import MessageKind
 from web.auth import OperatorSession
 from web.operator_pages import OperatorPages
 from web.page_context import Dashboard
+from web.response_headers import DatabaseId
 
 
 def outbox_router(dashboard: Dashboard) -> APIRouter:
@@ -56,7 +57,7 @@ def outbox_router(dashboard: Dashboard) -> APIRouter:
 
     @router.post("/ops/outbox/{message_id}/retry")
     def retry(
-        message_id: int,
+        message_id: DatabaseId,
         session: OperatorSession = operator,
         csrf_token: Annotated[str, Form()] = "",
     ) -> Response:

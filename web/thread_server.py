@@ -11,14 +11,18 @@ from typing import Any
 import uvicorn
 
 from web.app import server_config
+from web.slow_clients import SlowClientLimits
 
 STARTUP_TIMEOUT_SECONDS = 20.0
 
 
 @contextmanager
-def serving(app: Any, *, host: str = "127.0.0.1") -> Iterator[str]:
+def serving(
+    app: Any, *, host: str = "127.0.0.1", limits: SlowClientLimits | None = None
+) -> Iterator[str]:
     """Serve `app` as `accel web` does, on a free port, until the block ends; yields its URL."""
-    server = uvicorn.Server(server_config(app, host=host, port=0, log_config=None))
+    config = server_config(app, host=host, port=0, log_config=None, limits=limits)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from accel.inputs import display_path
 from cli.main import app
+from models.printable import printable
 from models.yaml_source import MAX_FILE_BYTES
 from tests.conftest import REPO, SMALL_COHORT, dump_database
 
@@ -116,6 +117,13 @@ CASES = [
     cohort("email-header-injection", "cities[0].team[1].email: not an email address"),
     cohort("email-with-markup", "cities[0].team[1].email: not an email address"),
     cohort("template-in-id", "cities[0].id: '{{ 7*7 }}' is not an id"),
+    # -- terminal injection: keys are printed escaped, one line per problem -------------------
+    cohort("key-newline", "notes\\ntests/data/bad/key-newline.yaml: cities[0].name: the city"),
+    cohort(
+        "key-escape-sequences",
+        "cities[0].note\\x1b[2J\\x1b[H\\x1b]0;pwned\\x07: unknown key",
+        "cities[0].\\x9b31mred\\x7f\\u2028\\x85\\u202esdrawkcab: unknown key",
+    ),
     # -- the `program:` key --------------------------------------------------------------------
     cohort("wrong-program-key", "program: no program 'cda-accelerater'"),
     cohort("program-path-traversal", "program: '../../../etc/passwd' is not an id"),
@@ -214,6 +222,8 @@ def check_refusal(
     """Exit 2, nothing on stdout, one named line per problem, then the summary; no traceback."""
     assert exit_code == 2, output
     assert "Traceback" not in output
+    # Nothing from the file reaches the terminal raw: no escape sequence, no bidi override.
+    assert printable(output.replace("\n", "")) == output.replace("\n", ""), repr(output)
     assert stdout == ""
     lines = output.splitlines()
     assert lines and SUMMARY.match(lines[-1]), output

@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 
 from accel.feed_source import feed_source_from_inputs, store_feed_source
-from accel.feed_tokens import FeedSubject, issue_token, rotate_token
+from accel.feed_tokens import FeedSubject, issue_missing_tokens, issue_token, rotate_token
 from accel.inputs import load_inputs
 from calendars.feeds import feed_etag
 from calendars.timeline_types import uid_for
-from tasks.operations import apply_cohort
+from tasks.operations import apply_cohort, override_sessions
 from web.app import create_app
 from web.thread_server import serving
 
@@ -241,27 +241,91 @@ def test_a_change_gives_new_bytes_and_a_later_last_modified(feed_server: FeedSer
     assert revalidated.status_code == 200
 
 
-def test_a_removed_person_sees_their_sessions_cancelled(feed_server: FeedServer) -> None:
+def test_cancelled_sessions_leave_the_feed_once_ended(feed_server: FeedServer) -> None:
+    token = feed_server.token("person", TOMAS)
+    override_sessions(
+        feed_server.engine,
+        load_inputs(feed_server.cohort),
+        pattern="test-small/coaching/santiago/*",
+        now=APPLIED_AT + dt.timedelta(days=1),
+        cancel=True,
+    )
+    events = _events(feed_server.get(token).content)
+    cancelled = {uid for uid, e in events.items() if str(e["STATUS"]) == "CANCELLED"}
+    assert cancelled and all(".coaching.santiago." in uid for uid in cancelled)
+    # Once they have ended, cancellations leave the feed, though no row changed since.
+    builds = feed_server.app.state.feed_cache.builds
+    feed_server.clock.now = dt.datetime(2024, 9, 1, tzinfo=dt.UTC)
+    later = _events(feed_server.get(token).content)
+    still_cancelled = {uid for uid, e in later.items() if str(e["STATUS"]) == "CANCELLED"}
+    assert 0 < len(still_cancelled) < len(cancelled)
+    assert all(later[uid].end > feed_server.clock.now for uid in still_cancelled)
+    assert feed_server.app.state.feed_cache.builds == builds + 1
+
+
+def test_a_removed_persons_feed_and_page_answer_404_from_the_apply(
+    feed_server: FeedServer,
+) -> None:
     token = feed_server.token("person", IGNACIO)
-    assert {str(e["STATUS"]) for e in _events(feed_server.get(token).content).values()} == {
-        "CONFIRMED"
-    }
+    city = feed_server.token("city", "santiago")
+    feed, page = f"{feed_server.url}/calendars/{token}.ics", f"{feed_server.url}/me/{token}"
+    for _ in range(2):  # the second answer comes from the feed cache
+        assert httpx.get(feed, timeout=30).status_code == 200
+        assert httpx.get(page, timeout=30).status_code == 200
+    unknown = httpx.get(f"{feed_server.url}/calendars/{'A' * 43}.ics", timeout=30)
     _edit(
         feed_server.cohort,
         "{name: Ignacio Vera, email: i.vera@santiago.example.org",
         "{name: Inés Vidal, email: i.vidal@santiago.example.org",
     )
     assert feed_server.apply(APPLIED_AT + dt.timedelta(days=1))
-    events = _events(feed_server.get(token).content)
-    assert len(events) == 31
-    assert {str(e["STATUS"]) for e in events.values()} == {"CANCELLED"}
-    # Once they have ended, cancellations leave the feed, though no row changed since.
-    builds = feed_server.app.state.feed_cache.builds
-    feed_server.clock.now = dt.datetime(2024, 9, 1, tzinfo=dt.UTC)
-    later = _events(feed_server.get(token).content)
-    assert 0 < len(later) < 31
-    assert all(e.end > feed_server.clock.now for e in later.values())
-    assert feed_server.app.state.feed_cache.builds == builds + 1
+    committed = time.monotonic()
+    gone = [httpx.get(feed, timeout=30), httpx.get(page, timeout=30)]
+    assert time.monotonic() - committed < 1.0  # at once: the cache is never asked first
+    for response in gone:
+        assert response.status_code == 404
+        assert response.content == unknown.content
+        assert "etag" not in response.headers and "last-modified" not in response.headers
+    assert feed_server.get(city).status_code == 200  # the city's own token is untouched
+
+    # Back in the team: the old URL stays dead; `accel feeds` gives them a new one.
+    _edit(
+        feed_server.cohort,
+        "{name: Inés Vidal, email: i.vidal@santiago.example.org",
+        "{name: Ignacio Vera, email: i.vera@santiago.example.org",
+    )
+    assert feed_server.apply(APPLIED_AT + dt.timedelta(days=2))
+    with feed_server.engine.begin() as connection:
+        issued = issue_missing_tokens(
+            connection,
+            cohort_id=COHORT,
+            subjects=[
+                FeedSubject(COHORT, "person", IGNACIO),
+                FeedSubject(COHORT, "city", "santiago"),
+            ],
+            now=APPLIED_AT + dt.timedelta(days=2),
+        )
+    assert list(issued) == [FeedSubject(COHORT, "person", IGNACIO)]
+    assert feed_server.get(token).status_code == 404
+    assert feed_server.get(issued[FeedSubject(COHORT, "person", IGNACIO)]).status_code == 200
+
+
+def test_a_removed_citys_feed_and_team_page_answer_404_from_the_apply(
+    feed_server: FeedServer,
+) -> None:
+    asuncion, santiago = (
+        feed_server.token("city", "asuncion"),
+        feed_server.token("city", "santiago"),
+    )
+    member = feed_server.token("person", "l.gimenez@asuncion.example.org")
+    assert feed_server.get(asuncion).status_code == 200
+    text = feed_server.cohort.read_text()
+    start, end = text.index("  - id: asuncion\n"), text.index("  - id: mexico-city\n")
+    feed_server.cohort.write_text(text[:start] + text[end:])
+    assert feed_server.apply(APPLIED_AT + dt.timedelta(days=1))
+    for path in (f"/calendars/{asuncion}.ics", f"/city/{asuncion}", f"/calendars/{member}.ics"):
+        assert httpx.get(feed_server.url + path, timeout=30).status_code == 404, path
+    assert feed_server.get(santiago).status_code == 200
 
 
 def test_tokens_never_reach_the_logs(
