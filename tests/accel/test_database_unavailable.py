@@ -92,7 +92,6 @@ def test_one_line_and_exit_3(args: list[str], kind: str, tmp_path: Path) -> None
         ["dispatch", "--now", "2024-05-01"],
         ["db", "current"],
         ["db", "upgrade"],
-        ["web", "--port", "0"],
     ],
     ids=lambda args: " ".join(a for a in args[:2] if not a.startswith("-")),
 )
@@ -102,6 +101,15 @@ def test_every_command_that_opens_the_database(
     monkeypatch.setenv("ACCEL_DATABASE_URL", IMPOSSIBLE_SQLITE)
     result = runner.invoke(app, args)
     assert result.exit_code == 3, result.output
+    assert problem_lines(result.stderr) == [
+        f"accel: cannot open the database {IMPOSSIBLE_SQLITE}: unable to open database file"
+    ]
+
+
+def test_web_too(tmp_path: Path) -> None:
+    """`accel web` becomes `python -m web` (exec): a process of its own, never the test's."""
+    result = run(["web", "--port", "0"], IMPOSSIBLE_SQLITE, tmp_path)
+    assert result.returncode == 3, result.stderr
     assert problem_lines(result.stderr) == [
         f"accel: cannot open the database {IMPOSSIBLE_SQLITE}: unable to open database file"
     ]
