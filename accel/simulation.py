@@ -145,7 +145,11 @@ def simulate(
         with engine.begin() as connection:
             check_deliverables(connection, inputs=current, now=now)
             notify_decision_points(connection, inputs=current, now=now)
-        asyncio.run(send_due_messages(engine, now=now, sender=sender, settings=settings))
+        # The simulated clock only moves forward through due moments: a message it finds stale
+        # is stale in the replay too, never a clock mistake, so the stale brake is off.
+        asyncio.run(
+            send_due_messages(engine, now=now, sender=sender, settings=settings, cancel_stale=True)
+        )
         if progress:
             progress(now, result.steps)
         candidates = [_next_check(now, zone)]

@@ -67,6 +67,7 @@ from mail.senders import (
     SenderUnavailableError,
     TemporarySendError,
 )
+from mail.stale_guard import StaleCheck, check_started
 from mail.templates import SharedRenderer
 from models.outbox import OUTBOX, MessageStatus
 
@@ -89,6 +90,10 @@ class DispatchReport:
     reclaimed: int = 0  # taken over from a dispatcher whose lease ran out
     errors: Counter[str] = field(default_factory=Counter)  # reply -> messages
     cancelled_because: Counter[str] = field(default_factory=Counter)  # reason -> messages
+    failed_ids: list[int] = field(default_factory=list)  # the rows counted in `failed`
+    # Set when the pass stopped before claiming anything: it would have cancelled too many
+    # messages as already started (mail/stale_guard.py); nothing was sent or changed.
+    held: StaleCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -453,6 +458,7 @@ class _Pass:
                 report.sent += 1
             elif outcome.status is FAILED:
                 report.failed += 1
+                report.failed_ids.append(outcome.id)
             elif outcome.status is CANCELLED:
                 report.cancelled += 1
                 report.cancelled_because[outcome.reply or "(no reason recorded)"] += 1
@@ -477,14 +483,20 @@ async def send_due_messages(
     batch_size: int = BATCH_SIZE,
     max_attempts: int = MAX_ATTEMPTS,
     clock: Callable[[], float] = time.monotonic,
+    cancel_stale: bool = False,
 ) -> DispatchReport:
     """Send every message due at `now` (at most `limit`), `settings.send_concurrency` at a time.
 
     `clock` only measures how long the pass has run, to date what it records after `now`.
-    The caller owns `sender` (and closes it).
+    The caller owns `sender` (and closes it). Unless `cancel_stale`, a pass that would cancel
+    too many messages as already started does nothing and says so in `held`.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    if not cancel_stale:
+        check = await asyncio.to_thread(_check_started, engine, now, lease, limit)
+        if check.too_many:
+            return DispatchReport(held=check)
     run = _Pass(
         engine,
         now=now,
@@ -499,6 +511,13 @@ async def send_due_messages(
         clock=clock,
     )
     return await run.run()
+
+
+def _check_started(
+    engine: sa.Engine, now: dt.datetime, lease: dt.timedelta, limit: int | None
+) -> StaleCheck:
+    with engine.connect() as connection:
+        return check_started(connection, now=now, lease=lease, limit=limit)
 
 
 def outbox_counts(connection: sa.Connection, *, by: str) -> dict[tuple[str, str], int]:
