@@ -9,7 +9,7 @@ import typer
 
 from accel.settings import default_cohort_file
 from cli.context import settings_of
-from cli.options import CohortOption, out
+from cli.options import CohortOption, out, refuse_real_clock_on_rehearsal
 
 
 def serve(
@@ -27,7 +27,9 @@ def serve(
     """Serve all deployments (dispatcher every 5 minutes, daily checks) until interrupted.
 
     Uses PREFECT_API_URL when set; otherwise starts `prefect server start` on 127.0.0.1 first.
+    The schedules run at the real clock: a database that holds a rehearsal is refused.
     """
+    refuse_real_clock_on_rehearsal()
     from prefect import serve as prefect_serve
     from prefect.settings import PREFECT_API_URL
 
