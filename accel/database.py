@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 import models.feed_tokens  # registers the feed tables on SQLModel.metadata
 import models.outbox  # registers the outbox tables on SQLModel.metadata
+import models.rehearsal  # registers the rehearsal clock on SQLModel.metadata
 import models.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 from accel.migrations import upgrade_schema
 

@@ -29,6 +29,7 @@ from cli.options import (
     load_or_exit,
     out,
     parse_now,
+    record_given_now,
     step,
 )
 from mail.notices import check_deliverables, notify_decision_points
@@ -57,6 +58,8 @@ def _queue(
     with engine_for(settings).begin() as connection, step(label):
         applied = cohort_applied(connection, cohort_id=inputs.cohort.id)
         queued = dict(queue(connection, inputs=inputs, now=moment)) if applied else None
+        if applied:
+            record_given_now(connection, now, moment)
     if queued is None:
         exit_nothing_stored(inputs.cohort.id)
     if as_json:

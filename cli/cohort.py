@@ -31,6 +31,7 @@ from cli.options import (
     load_or_exit,
     out,
     parse_now,
+    record_given_now,
     step,
 )
 from models.cohort_file import City
@@ -141,8 +142,11 @@ def apply(
     moment = parse_now(now)
     inputs = load_or_exit(cohort)
     refuse_a_finished_program(inputs, moment, now)
+    engine = engine_for(settings_of(ctx))
+    with engine.begin() as connection:  # before acting: a crash mid-apply is still a rehearsal
+        record_given_now(connection, now, moment)
     with step("reconciling and writing in one transaction"), _stored_overrides_usable():
-        result = apply_cohort(engine_for(settings_of(ctx)), inputs, now=moment)
+        result = apply_cohort(engine, inputs, now=moment)
     _print_plan(result, as_json=as_json, applied=True)
 
 

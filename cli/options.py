@@ -1,7 +1,8 @@
 """What every `accel` command shares: its options, consoles, exit codes, and opening its inputs.
 
 Exit statuses (also in the README): 0 done; 1 the command could not do what was asked (e.g.
-the cohort was never applied); 2 a bad file, option or setting, nothing written; 3 the database
+the cohort was never applied, or `dispatch` had messages fail); 2 a bad file, option or setting,
+or a refusal (the real clock on a rehearsal database), nothing written; 3 the database
 cannot be opened (ACCEL_DATABASE_URL unreachable or wrong: one line on stderr, its password
 masked). Text from the input files is printed as it is: never read as rich markup or `:emoji:`.
 """
@@ -13,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
@@ -26,7 +27,8 @@ from accel.database import (
     open_engine,
 )
 from accel.inputs import load_inputs
-from accel.settings import Settings, default_cohort_file
+from accel.rehearsal import describe_refusal, parse_instant, record_rehearsal, stored_rehearsal
+from accel.settings import InvalidSettingsError, Settings, default_cohort_file, load_settings
 from calendars.timeline_types import LoadedInputs
 from models.file_loading import MAX_PROBLEMS
 from models.problems import InvalidInputError, Problem, Severity
@@ -57,22 +59,79 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable JSON 
 
 
 def parse_now(value: str | None) -> dt.datetime:
-    """`--now`: an ISO 8601 instant with offset, or a date (midnight UTC); None is the clock."""
+    """`--now`: an ISO 8601 instant with offset, or a date (midnight UTC); None is the clock.
+
+    The real clock is refused (one line, exit 2) on a database that holds a rehearsal: every
+    command gets its moment here, so none can act on a rehearsal's queue at the real clock.
+    """
     if value is None:
+        refuse_real_clock_on_rehearsal()
         return dt.datetime.now(dt.UTC)
-    text = value.strip()
     try:
-        if len(text) == 10:
-            day = dt.date.fromisoformat(text)
-            return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(
-            f"not an ISO 8601 time: {value!r} (e.g. 2024-07-01T09:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        raise typer.BadParameter(f"{value!r} has no offset: add Z or e.g. -04:00")
-    return moment.astimezone(dt.UTC)
+        return parse_instant(value)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+
+
+def _current_context() -> Any:
+    """The running command's click context, or None outside a command.
+
+    Recent typer carries its own copy of click (`typer._click`) with its own context stack;
+    older typer uses click's.
+    """
+    try:
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - typer before it carried click
+        from click import get_current_context  # type: ignore[no-redef]
+    return get_current_context(silent=True)
+
+
+def command_name() -> str:
+    """The running command as typed, e.g. `accel outbox retry` (`accel` outside a command)."""
+    words: list[str] = []
+    context = _current_context()
+    while context is not None and context.parent is not None:  # the root is `accel` itself
+        words.insert(0, context.info_name or "")
+        context = context.parent
+    return " ".join(["accel", *words])
+
+
+def _settings_of_this_run() -> Settings:
+    context = _current_context()
+    settings = context.find_object(Settings) if context is not None else None
+    if isinstance(settings, Settings):
+        return settings
+    try:  # a command function called without the app: read them as the app would
+        return load_settings()
+    except InvalidSettingsError as error:
+        err.print(f"accel: {error}", markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT) from None
+
+
+def refuse_real_clock_on_rehearsal() -> None:
+    """Exit 2 with one line if the configured database holds a rehearsal (see accel.rehearsal).
+
+    Reads without writing: a database that does not exist yet is not created here.
+    """
+    settings = _settings_of_this_run()
+    try:
+        mark = stored_rehearsal(settings.database_url.get_secret_value())
+    except DatabaseUnavailableError as error:
+        err.print(f"accel: {error}", markup=False)
+        raise typer.Exit(EXIT_DATABASE_UNAVAILABLE) from None
+    if mark is not None:
+        err.print(describe_refusal(mark, who=command_name()), markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+
+
+def record_given_now(connection: sa.Connection, given: str | None, moment: dt.datetime) -> None:
+    """Remember `--now` as the database's rehearsal moment, when it was given (see parse_now).
+
+    Called by the commands that act on the queue at their moment (apply, dispatch, the checks,
+    retry), after their inputs were found valid, in their transaction where they have one.
+    """
+    if given is not None:
+        record_rehearsal(connection, moment=moment, set_by=f"{command_name()} --now")
 
 
 def report_problems(problems: list[Problem]) -> None:

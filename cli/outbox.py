@@ -6,15 +6,25 @@ import asyncio
 import datetime as dt
 import json
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from cli.context import settings_of
-from cli.options import EXIT_NOT_DONE, JsonOption, NowOption, engine_for, err, out, parse_now
-from mail.dispatcher import send_due_messages
+from cli.options import (
+    EXIT_INVALID_INPUT,
+    EXIT_NOT_DONE,
+    JsonOption,
+    NowOption,
+    engine_for,
+    err,
+    out,
+    parse_now,
+    record_given_now,
+)
+from mail.dispatcher import DispatchReport, send_due_messages
 from mail.outbox_queries import outbox_counts, outbox_messages, retry_failed
 from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
@@ -150,28 +160,50 @@ def retry(
     ],
     now: NowOption = None,
 ) -> None:
-    """Send a failed message again: back to pending, due now, its error cleared.
+    """Send a failed message again: back to pending, due at --now, its error cleared.
 
     `accel outbox list` shows the failed messages with their ids and errors.
     """
     moment = parse_now(now)
     with engine_for(settings_of(ctx)).begin() as connection:
         problem = retry_failed(connection, message=message, now=moment)
+        if problem is None:
+            record_given_now(connection, now, moment)
     if problem is not None:
         err.print(problem, markup=False)
         raise typer.Exit(EXIT_NOT_DONE)
     out.print(f"message {message} is pending again; `accel dispatch` sends it.", markup=False)
 
 
+CancelStaleOption = Annotated[
+    bool,
+    typer.Option(
+        "--cancel-stale",
+        help="Cancel the messages whose session already started even when they are many "
+        "(without it such a pass stops and changes nothing).",
+    ),
+]
+FAILED_IDS_SHOWN = 20  # ids of failed messages named on stderr; --json lists them all
+
+
 def dispatch(
     ctx: typer.Context,
     now: NowOption = None,
     limit: Annotated[int | None, typer.Option("--limit", help="Send at most this many.")] = None,
+    cancel_stale: CancelStaleOption = False,
+    as_json: JsonOption = False,
 ) -> None:
-    """Send the emails due at --now: SMTP if ACCEL_SMTP_HOST is set, else .eml files."""
+    """Send the emails due at --now: SMTP if ACCEL_SMTP_HOST is set, else .eml files.
+
+    Exit status 1 when a message failed in this pass or the mail server could not be reached;
+    2 when it stopped before changing anything (a rehearsal database at the real clock, or
+    too many messages to cancel as already started without --cancel-stale).
+    """
     moment = parse_now(now)
     settings = settings_of(ctx)
     engine = engine_for(settings)
+    with engine.begin() as connection:  # before sending: a pass that dies is still remembered
+        record_given_now(connection, now, moment)
     sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     where = (
         f"SMTP {settings.smtp_host}:{settings.smtp_port}"
@@ -179,31 +211,88 @@ def dispatch(
         else f"{sender.folder}/ (.eml files)"
     )
 
-    async def run() -> None:
+    async def run() -> DispatchReport:
         try:
-            report = await send_due_messages(
-                engine, now=moment, sender=sender, options=dispatch_options(settings), limit=limit
+            return await send_due_messages(
+                engine,
+                now=moment,
+                sender=sender,
+                options=dispatch_options(settings),
+                limit=limit,
+                cancel_stale=cancel_stale,
             )
         finally:
             await sender.aclose()
-        out.print(
-            f"dispatched as of {utc_iso(moment)} to {where}: {report.sent} sent, "
-            f"{report.failed} failed, {report.retried} to retry, {report.cancelled} cancelled, "
-            f"{report.deferred} deferred, {report.reclaimed} reclaimed from a stopped dispatcher.",
+
+    report = asyncio.run(run())
+    if as_json:
+        sys.stdout.write(json.dumps(_report_document(report, moment, where), indent=2) + "\n")
+    if report.held is not None:
+        err.print(report.held.describe(), markup=False)
+        raise typer.Exit(EXIT_INVALID_INPUT)
+    if not as_json:
+        _print_report(report, moment, where)
+    if report.failed or report.deferred:
+        raise typer.Exit(EXIT_NOT_DONE)
+
+
+def _report_document(report: DispatchReport, moment: dt.datetime, where: str) -> dict[str, Any]:
+    """`accel dispatch --json`: counts by outcome, the failed ids, replies and reasons."""
+    held = report.held
+    return {
+        "now": utc_iso(moment),
+        "mail": where,
+        "counts": {
+            "sent": report.sent,
+            "failed": report.failed,
+            "retried": report.retried,
+            "cancelled": report.cancelled,
+            "deferred": report.deferred,
+            "reclaimed": report.reclaimed,
+        },
+        "failed_ids": sorted(report.failed_ids),
+        "errors": [{"reply": r, "messages": n} for r, n in report.errors.most_common()],
+        "cancelled_because": [
+            {"reason": r, "messages": n} for r, n in report.cancelled_because.most_common()
+        ],
+        "held": None
+        if held is None
+        else {"due": held.due, "started": held.started, "reason": held.describe()},
+    }
+
+
+def _print_report(report: DispatchReport, moment: dt.datetime, where: str) -> None:
+    """The pass in words: counts on stdout; failures, the unreachable server and cancellations
+    on stderr, each pointing to what to do."""
+    out.print(
+        f"dispatched as of {utc_iso(moment)} to {where}: {report.sent} sent, "
+        f"{report.failed} failed, {report.retried} to retry, {report.cancelled} cancelled, "
+        f"{report.deferred} deferred, {report.reclaimed} reclaimed from a stopped dispatcher.",
+        markup=False,
+    )
+    for reply, n in report.errors.most_common(5):
+        err.print(f"{n} × {one_line(reply, 300)}", markup=False)
+    if report.failed:
+        ids = sorted(report.failed_ids)
+        shown = ", ".join(map(str, ids[:FAILED_IDS_SHOWN])) + (
+            " ..." if len(ids) > FAILED_IDS_SHOWN else ""
+        )
+        err.print(
+            f"{plural(report.failed, 'message')} failed in this pass (ids {shown}): {LIST_HINT}.",
             markup=False,
         )
-        for reply, n in report.errors.most_common(5):
-            err.print(f"{n} × {printable(reply)}", markup=False)
-        if report.failed:
-            err.print(f"{plural(report.failed, 'message')} failed: {LIST_HINT}.", markup=False)
-        if report.cancelled:
-            # Said, not just counted: an old database dispatched at the clock cancels nearly all.
-            reasons = report.cancelled_because.most_common()
-            why = "; ".join(f"{n} × {reason}" for reason, n in reasons)
-            err.print(
-                f"{plural(report.cancelled, 'message')} cancelled, their purpose gone as of "
-                f"{utc_iso(moment)}: {why} (use --now to dispatch as of an earlier moment).",
-                markup=False,
-            )
-
-    asyncio.run(run())
+    if report.deferred:
+        err.print(
+            f"{plural(report.deferred, 'message')} not tried: the mail server could not be "
+            "reached or the pass stopped early; they stay pending for the next run.",
+            markup=False,
+        )
+    if report.cancelled:
+        # Said, not just counted: an old database dispatched at the clock cancels nearly all.
+        reasons = report.cancelled_because.most_common()
+        why = "; ".join(f"{n} × {reason}" for reason, n in reasons)
+        err.print(
+            f"{plural(report.cancelled, 'message')} cancelled, their purpose gone as of "
+            f"{utc_iso(moment)}: {why} (use --now to dispatch as of an earlier moment).",
+            markup=False,
+        )

@@ -18,7 +18,14 @@ from accel.inputs import display_path
 from accel.people_queries import cohort_ids, load_cities
 from accel.settings import Settings, default_cohort_file
 from cli.context import settings_of
-from cli.options import EXIT_INVALID_INPUT, engine_for_reading, err, load_or_exit, out
+from cli.options import (
+    EXIT_INVALID_INPUT,
+    engine_for_reading,
+    err,
+    load_or_exit,
+    out,
+    refuse_real_clock_on_rehearsal,
+)
 
 if TYPE_CHECKING:
     from flows.deployments import CohortDeployment
@@ -52,6 +59,7 @@ def serve(
     """Serve all deployments (dispatcher every 5 minutes, daily checks) until interrupted.
 
     Uses PREFECT_API_URL when set; otherwise starts `prefect server start` on 127.0.0.1 first.
+    The schedules run at the real clock: a database that holds a rehearsal is refused.
     """
     from accel.prefect_server import prefect_telemetry_off
 
@@ -64,6 +72,7 @@ def serve(
     if dry_run:
         _print_deployments(deployments, "Would serve these deployments (--dry-run):")
         return
+    refuse_real_clock_on_rehearsal()  # the schedules run at the real clock
     _serve(settings, deployments, prefect_port)
 
 

@@ -7,8 +7,11 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from accel.rehearsal import RehearsalClockError
 from accel.settings import default_cohort_file
+from flows.refusals import refused_run
 from tasks.cohort_tasks import override_task
+from tasks.flow_clock import flow_moment
 from tasks.session_changes import SessionChangeResult
 
 
@@ -36,7 +39,10 @@ def reschedule_session(
     `shift_minutes`; its attendees get updates and their reminders are re-timed."""
     if (starts_at is None) == (shift_minutes is None):
         raise ValueError("give exactly one of starts_at or shift_minutes")
-    moment = now or dt.datetime.now(dt.UTC)
+    try:
+        moment = flow_moment(now, flow="reschedule_session")
+    except RehearsalClockError as refusal:
+        return refused_run(str(refusal))
     cohort = str(cohort_file or default_cohort_file())
     result = override_task(cohort, moment, session, starts_at, shift_minutes, False, reason)
     summary = _summary(result)
@@ -52,7 +58,10 @@ def cancel_session(
     reason: str | None = None,
 ) -> dict[str, Any]:
     """Cancel `session` (a key or a glob); its attendees get cancellations, reminders stop."""
-    moment = now or dt.datetime.now(dt.UTC)
+    try:
+        moment = flow_moment(now, flow="cancel_session")
+    except RehearsalClockError as refusal:
+        return refused_run(str(refusal))
     cohort = str(cohort_file or default_cohort_file())
     result = override_task(cohort, moment, session, None, None, True, reason)
     summary = _summary(result)

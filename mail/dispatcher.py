@@ -60,6 +60,7 @@ from mail.senders import (
     TemporarySendError,
 )
 from mail.shared_renderer import SharedRenderer
+from mail.stale_guard import StaleCheck, check_started
 from models.outbox import MessageStatus
 
 PENDING, SENDING, SENT = MessageStatus.PENDING, MessageStatus.SENDING, MessageStatus.SENT
@@ -89,6 +90,10 @@ class DispatchReport:
     reclaimed: int = 0  # taken over from a dispatcher whose lease ran out
     errors: Counter[str] = field(default_factory=Counter)  # reply -> messages
     cancelled_because: Counter[str] = field(default_factory=Counter)  # reason -> messages
+    failed_ids: list[int] = field(default_factory=list)  # the rows counted in `failed`
+    # Set when the pass stopped before claiming anything: it would have cancelled too many
+    # messages as already started (mail/stale_guard.py); nothing was sent or changed.
+    held: StaleCheck | None = None
 
 
 def retry_delay(attempts: int, rng: random.Random) -> dt.timedelta:
@@ -284,6 +289,7 @@ class _Pass:
                 report.sent += 1
             elif outcome.status is FAILED:
                 report.failed += 1
+                report.failed_ids.append(outcome.id)
             elif outcome.status is CANCELLED:
                 report.cancelled += 1
                 report.cancelled_because[outcome.reply or "(no reason recorded)"] += 1
@@ -308,14 +314,20 @@ async def send_due_messages(
     batch_size: int = BATCH_SIZE,
     max_attempts: int = MAX_ATTEMPTS,
     clock: Callable[[], float] = time.monotonic,
+    cancel_stale: bool = False,
 ) -> DispatchReport:
     """Send every message due at `now` (at most `limit`), `options.concurrency` at a time.
 
     `clock` only measures how long the pass has run, to date what it records after `now`.
-    The caller owns `sender` (and closes it).
+    The caller owns `sender` (and closes it). Unless `cancel_stale`, a pass that would cancel
+    too many messages as already started does nothing and says so in `held`.
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
+    if not cancel_stale:
+        check = await asyncio.to_thread(_check_started, engine, now, lease, limit)
+        if check.too_many:
+            return DispatchReport(held=check)
     run = _Pass(
         engine,
         now=now,
@@ -330,3 +342,10 @@ async def send_due_messages(
         clock=clock,
     )
     return await run.run()
+
+
+def _check_started(
+    engine: sa.Engine, now: dt.datetime, lease: dt.timedelta, limit: int | None
+) -> StaleCheck:
+    with engine.connect() as connection:
+        return check_started(connection, now=now, lease=lease, limit=limit)

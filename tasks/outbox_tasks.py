@@ -44,14 +44,25 @@ def notify_decision_points_task(cohort_file: str, now: dt.datetime) -> dict[str,
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
 )
-async def send_due_task(now: dt.datetime, limit: int | None = None) -> dict[str, Any]:
-    """One batch of sends. A retry is safe: the outbox claims each row before sending it."""
+async def send_due_task(
+    now: dt.datetime, limit: int | None = None, cancel_stale: bool = False
+) -> dict[str, Any]:
+    """One batch of sends. A retry is safe: the outbox claims each row before sending it.
+
+    The counts by outcome, the failed ids, and `held`: None, or why the pass stopped before
+    changing anything (too many messages to cancel as already started, unless `cancel_stale`).
+    """
     settings = run_settings()
     sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
     try:
         with app_database(settings) as engine:
             report = await send_due_messages(
-                engine, now=now, sender=sender, options=dispatch_options(settings), limit=limit
+                engine,
+                now=now,
+                sender=sender,
+                options=dispatch_options(settings),
+                limit=limit,
+                cancel_stale=cancel_stale,
             )
     finally:
         await sender.aclose()
@@ -63,4 +74,7 @@ async def send_due_task(now: dt.datetime, limit: int | None = None) -> dict[str,
         deferred=report.deferred,
         reclaimed=report.reclaimed,
     )
-    return dict(counts)
+    held = None
+    if report.held is not None:
+        held = report.held.describe(override="cancel_stale=True", now_hint="now=")
+    return {**counts, "failed_ids": sorted(report.failed_ids), "held": held}

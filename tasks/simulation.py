@@ -26,6 +26,7 @@ from accel.database import create_schema, make_engine
 from accel.deliverables import submit_deliverable
 from accel.feed_export import export_feeds
 from accel.inputs import load_inputs
+from accel.rehearsal import record_rehearsal
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
 from mail.dispatcher import send_due_messages
@@ -137,8 +138,9 @@ def simulate(
     events = list(scenario.sorted_events()) if scenario else []
     zone = inputs.program.timezone
     current = inputs
+    _remember(engine, start)  # first, so that a replay stopped half-way is a rehearsal too
     apply_cohort(engine, current, now=start)
-    now = start
+    now = reached = start
     while True:
         result.steps += 1
         while events and events[0].at <= now:
@@ -148,13 +150,21 @@ def simulate(
             notify_decision_points(connection, inputs=current, now=now)
         # The simulated clock stands still during a pass: how long the machine took to send
         # must not leak into the emails' Date headers (the replay is the same on any machine).
+        # It only moves forward through due moments: a message it finds stale is stale in the
+        # replay too, never a clock mistake, so the stale brake is off.
         asyncio.run(
             send_due_messages(
-                engine, now=now, sender=sender, options=options, clock=_simulated_pass_clock
+                engine,
+                now=now,
+                sender=sender,
+                options=options,
+                clock=_simulated_pass_clock,
+                cancel_stale=True,
             )
         )
         if progress:
             progress(now, result.steps)
+        reached = now
         candidates = [_next_check(now, zone)]
         if (pending := _next_send(engine, now)) is not None:
             candidates.append(pending)
@@ -163,11 +173,18 @@ def simulate(
         now = min(candidates)
         if now > until:
             break
+    _remember(engine, reached)
     result.messages = _sent(engine)
     with engine.connect() as connection:
         result.feeds = export_feeds(connection, inputs=current, root=out / "calendars", now=until)
     engine.dispose()
     return result
+
+
+def _remember(engine: sa.Engine, now: dt.datetime) -> None:
+    """The replay's database is a rehearsal: the real clock is refused on it afterwards."""
+    with engine.begin() as connection:
+        record_rehearsal(connection, moment=now, set_by="accel simulate")
 
 
 def _perform(

@@ -155,6 +155,25 @@ def test_upgrade_from_the_previous_revision_keeps_the_data(
     source.dispose()
 
 
+def test_upgrade_from_0002_adds_an_empty_rehearsal_clock_and_keeps_the_data(
+    engine: sa.Engine, tmp_path: Path, small: LoadedInputs
+) -> None:
+    """A database at 0002 (outbox and all) holds no recorded rehearsal after the upgrade."""
+    source = make_engine(f"sqlite:///{tmp_path / 'source.db'}")
+    create_schema(source)
+    apply_cohort(source, small, now=BEFORE_PROGRAM)
+    before = revision_tables(FIRST) | revision_tables("0002")
+    assert upgrade_schema(engine, "0002").after == "0002"
+    copied = copy_rows(source, engine, before)
+    assert copied["outbox_message"] > 0
+
+    assert upgrade_schema(engine).after == head_revision()
+    assert differences(engine) == []
+    assert row_counts(engine, before) == copied
+    assert row_counts(engine, revision_tables("0003")) == {"rehearsal_clock": 0}
+    source.dispose()
+
+
 def test_downgrade_to_the_previous_revision_and_back(engine: sa.Engine) -> None:
     upgrade_schema(engine)
     with engine.begin() as connection:

@@ -84,7 +84,8 @@ def test_commands_never_print_a_secret(sqlite_with_password: str, tmp_path: Path
     for name, args in steps.items():
         result = run(args, env, tmp_path)
         assert_no_secret(result)
-        assert result.returncode == 0, result.stderr
+        # dispatch: exit 1, its SMTP server cannot be reached (nothing listens on its port)
+        assert result.returncode == (1 if name == "dispatch" else 0), result.stderr
         results[name] = result
     # The settings were really used: the database holds the plan, the SMTP server was tried.
     assert (tmp_path / "accel.db").exists()

@@ -69,9 +69,9 @@ def test_retry_puts_a_failed_message_back(
         )
     assert invoke(env, "dispatch", "--now", NOW).stdout.count("136 sent") == 1
 
-    refused = invoke(env, "outbox", "retry", "2")
+    refused = invoke(env, "outbox", "retry", "2", "--now", NOW)
     assert refused.exit_code == 1 and "message 2 is sent, not failed" in refused.output
-    assert invoke(env, "outbox", "retry", "99999").exit_code == 1
+    assert invoke(env, "outbox", "retry", "99999", "--now", NOW).exit_code == 1
 
     retried = invoke(env, "outbox", "retry", "1", "--now", NOW)
     assert retried.exit_code == 0, retried.output

@@ -63,9 +63,9 @@ def test_list_shows_failed_messages_with_ids_recipients_and_errors(
     assert counts.stdout.rstrip().endswith("1 " + HINT)
 
     dispatched = invoke(env, "dispatch", "--now", NOW)
-    assert dispatched.exit_code == 0, dispatched.output
+    assert dispatched.exit_code == 1, dispatched.output  # a message failed in the pass
     assert "1 failed," in dispatched.stdout
-    assert "1 message " + HINT in dispatched.stderr
+    assert f"1 message failed in this pass (ids {first.id}): " in dispatched.stderr
     assert invoke(env, "outbox").stdout.rstrip().endswith("2 " + HINT)
 
     listed = invoke(env, "outbox", "list")
@@ -150,7 +150,11 @@ def test_dispatch_says_why_it_cancelled_and_as_of_when(
     assert " 0 cancelled," in on_time.stdout and "cancelled" not in on_time.stderr
 
     # Long after the program: every session has started, so nothing left is worth sending.
-    late = invoke(env, "dispatch", "--now", "2025-03-01T12:00:00-03:00")
+    # So much to cancel looks like a wrong clock: the pass stops until told it is right.
+    held = invoke(env, "dispatch", "--now", "2025-03-01T12:00:00-03:00")
+    assert held.exit_code == 2, held.output
+    assert "150 of the 150 due messages (100%)" in held.stderr
+    late = invoke(env, "dispatch", "--now", "2025-03-01T12:00:00-03:00", "--cancel-stale")
     assert late.exit_code == 0, late.output
     engine = make_engine(sqlite_url)
     cancelled = len(helpers.outbox_rows(engine, status="cancelled"))
