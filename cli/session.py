@@ -36,6 +36,7 @@ from cli.options import (
     load_or_exit,
     out,
     parse_now,
+    record_given_now,
     step,
 )
 from models.file_types import Duration
@@ -125,8 +126,11 @@ def _run(
     operation: Operation,
     *,
     json_out: bool,
+    given: str | None,
 ) -> None:
-    """Read the files, refuse a cohort never applied (exit 1), run `operation`, print it."""
+    """Read the files, refuse a cohort never applied (exit 1), run `operation`, print it.
+
+    A change made at a given `--now` (not a dry run) marks the database as a rehearsal."""
     inputs = load_or_exit(cohort)
     engine = engine_for(settings_of(ctx))
     with engine.connect() as connection:
@@ -138,6 +142,9 @@ def _run(
             result = operation(engine, inputs, now)
     except SessionChangeError as error:
         _refuse(command, str(error))
+    if not result.dry_run:
+        with engine.begin() as connection:
+            record_given_now(connection, given, now)
     if json_out:
         sys.stdout.write(json.dumps(result.as_dict(), indent=2) + "\n")
     else:
@@ -189,7 +196,7 @@ def move(
             dry_run=dry_run,
         )
 
-    _run(ctx, "move", cohort, moment, operation, json_out=as_json)
+    _run(ctx, "move", cohort, moment, operation, json_out=as_json, given=now)
 
 
 @session_app.command("cancel")
@@ -212,7 +219,7 @@ def cancel(
             engine, inputs, pattern=key, now=at, cancel=True, reason=why, dry_run=dry_run
         )
 
-    _run(ctx, "cancel", cohort, moment, operation, json_out=as_json)
+    _run(ctx, "cancel", cohort, moment, operation, json_out=as_json, given=now)
 
 
 @session_app.command("restore")
@@ -232,7 +239,7 @@ def restore(
     def operation(engine: sa.Engine, inputs: LoadedInputs, at: dt.datetime) -> SessionChangeResult:
         return restore_sessions(engine, inputs, pattern=key, now=at, dry_run=dry_run)
 
-    _run(ctx, "restore", cohort, moment, operation, json_out=as_json)
+    _run(ctx, "restore", cohort, moment, operation, json_out=as_json, given=now)
 
 
 VERBS = {
