@@ -24,12 +24,11 @@ from cli.options import (
     parse_now,
     record_given_now,
 )
-from mail.dispatcher import DispatchReport, send_due_messages
+from mail.dispatcher import DispatchReport
 from mail.outbox_queries import outbox_counts, outbox_messages, retry_failed
-from mail.senders import FileSender, make_sender
 from models.outbox import MessageKind, MessageStatus
 from models.printable import printable
-from tasks.mail_settings import dispatch_options, smtp_options
+from tasks.dispatch_pass import dispatch_due, mail_destination
 
 outbox_app: typer.Typer = typer.Typer(
     help="The queue of emails: counts by status, kind and city; list messages; retry a failed one.",
@@ -204,27 +203,10 @@ def dispatch(
     engine = engine_for(settings)
     with engine.begin() as connection:  # before sending: a pass that dies is still remembered
         record_given_now(connection, now, moment)
-    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
-    where = (
-        f"SMTP {settings.smtp_host}:{settings.smtp_port}"
-        if not isinstance(sender, FileSender)
-        else f"{sender.folder}/ (.eml files)"
+    where = mail_destination(settings)
+    report = asyncio.run(
+        dispatch_due(settings, engine, now=moment, limit=limit, cancel_stale=cancel_stale)
     )
-
-    async def run() -> DispatchReport:
-        try:
-            return await send_due_messages(
-                engine,
-                now=moment,
-                sender=sender,
-                options=dispatch_options(settings),
-                limit=limit,
-                cancel_stale=cancel_stale,
-            )
-        finally:
-            await sender.aclose()
-
-    report = asyncio.run(run())
     if as_json:
         sys.stdout.write(json.dumps(_report_document(report, moment, where), indent=2) + "\n")
     if report.held is not None:

@@ -13,11 +13,9 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 
-from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
-from mail.senders import make_sender
 from tasks.cohort_tasks import app_database, database_task, read_cohort
-from tasks.mail_settings import dispatch_options, smtp_options
+from tasks.dispatch_pass import dispatch_due
 from tasks.run_settings import run_settings
 
 
@@ -53,19 +51,10 @@ async def send_due_task(
     changing anything (too many messages to cancel as already started, unless `cancel_stale`).
     """
     settings = run_settings()
-    sender = make_sender(smtp_options(settings), outbox_dir=settings.outbox_dir)
-    try:
-        with app_database(settings) as engine:
-            report = await send_due_messages(
-                engine,
-                now=now,
-                sender=sender,
-                options=dispatch_options(settings),
-                limit=limit,
-                cancel_stale=cancel_stale,
-            )
-    finally:
-        await sender.aclose()
+    with app_database(settings) as engine:
+        report = await dispatch_due(
+            settings, engine, now=now, limit=limit, cancel_stale=cancel_stale
+        )
     counts: Counter[str] = Counter(
         sent=report.sent,
         failed=report.failed,
