@@ -56,7 +56,9 @@ def test_smtp_server_gone_for_a_minute(
     sink.kill()  # the server goes away mid-dispatch: part of what is due is still queued
 
     for seconds in (20, 40):
-        down = report(dispatch(database_url, sink.port, NOW + dt.timedelta(seconds=seconds), **one))
+        # Exit status 1: the server could not be reached, so cron and monitoring notice.
+        at = NOW + dt.timedelta(seconds=seconds)
+        down = report(dispatch(database_url, sink.port, at, expect_status=1, **one))
         assert down["sent"] == 0 and down["deferred"] > 0, down
         assert down["failed"] == down["retried"] == down["cancelled"] == 0, down
         rows = {r.id: r for r in faults.outbox(engine)}
