@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from accel.shipped import shipped_path
+from calendars.budget import budget_problems, expansion_cost
 from calendars.recurrence import RecurrenceRuleError, check_rule
 from calendars.timeline import expand_timeline
 from calendars.timeline_types import LoadedInputs
@@ -106,6 +107,11 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
                     program = None
     if cohort is None or program is None:
         raise InvalidInputError(problems)
+    # Before the cross-checks: they too grow with the expansion (one coach for 2,178 cities
+    # took minutes to check).
+    problems.extend(budget_problems_of(program, cohort, cohort_file))
+    if problems and any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidInputError(problems)
     problems.extend(check_cohort(cohort, program, cohort_file))
     if any(p.severity is Severity.ERROR for p in problems):
         raise InvalidInputError(problems)
@@ -114,6 +120,20 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
     if any(p.severity is Severity.ERROR for p in problems):
         raise InvalidInputError(problems)
     return LoadedInputs(program, cohort, program_file, cohort_file, timeline, problems)
+
+
+def budget_problems_of(program: Program, cohort: Cohort, file: str) -> list[Problem]:
+    """The expansion budgets (`calendars/budget.py`) the pair exceeds, blamed on the cohort."""
+    cost = expansion_cost(program, cohort)
+    problems = []
+    for message in budget_problems(cost):
+        coach = message.startswith("coach ")
+        index = next((i for i, c in enumerate(cohort.coaches) if c.id == cost.busiest_coach), 0)
+        place: tuple[str | int, ...] = ("coaches", index) if coach else ("cities",)
+        problems.append(
+            Problem(file, format_place(place), message, line=source_line(cohort, place))
+        )
+    return problems
 
 
 def _program_key_guess(cohort_path: Path) -> str | None:

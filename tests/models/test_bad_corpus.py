@@ -179,6 +179,13 @@ CASES = [
     program("description-escape", "sessions[1].description: the en text contains a control"),
     program("description-too-long", "decision_points[0].decide: the en text has 4,499 characters"),
     program("escalation-misordered", "escalation must go team_overdue < coach < mayor"),
+    program(
+        "expansion-over-budget",
+        "cities: expanding this program for this cohort would make 87,476 sessions",
+        "3,386,909 outbox rows; the budget is 400,000",
+        "coaches[0]: coach coach-es-1 would have 7,286 sessions; the budget is 1,000 per coach",
+        blames_cohort=True,
+    ),
 ]
 
 SUMMARY = re.compile(r"^\d+ error\(s\): nothing was changed\.$")
