@@ -16,11 +16,13 @@ from models.file_loading import (
     check_cohort,
     check_program,
     load_cohort,
+    load_scenario,
     parse_program,
     source_line,
 )
 from models.problems import InvalidInputError, Problem, Severity, format_place
 from models.program_file import Program
+from models.scenario_file import Scenario
 from models.yaml_source import MAX_FILE_BYTES
 
 
@@ -56,6 +58,11 @@ def _read(path: Path) -> bytes:
         raise InvalidInputError([Problem(file, "", "no such file")]) from None
     except OSError as error:
         raise InvalidInputError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    """A scenario file, read as safely as the others (size, file type); InvalidInputError."""
+    return load_scenario(_read(path), display_path(path))
 
 
 def program_path_for(cohort_path: Path, program_id: str) -> Path:
