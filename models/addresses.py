@@ -1,7 +1,8 @@
-"""The one definition of an email address the engine accepts: in cohort files and in headers."""
+"""The one definition of an email address the engine accepts (cohort files, headers) and of a loopback host."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Final
 
@@ -33,3 +34,38 @@ def check_email_address(value: str) -> str:
     if not is_email_address(value):
         raise ValueError("not an email address")
     return value
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether `host` names this machine: 127.0.0.0/8, ::1 or localhost (never a DNS lookup).
+
+    >>> is_loopback_host("127.0.0.1"), is_loopback_host("::1"), is_loopback_host("mail.example.org")
+    (True, True, False)
+    """
+    name = host.strip().strip("[]").rstrip(".").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def plaintext_auth_refusal(
+    host: str, *, has_credentials: bool, tls: bool, allow_plaintext: bool
+) -> str | None:
+    """Why a login to `host` must not be sent, or None: a password never crosses a network
+    in clear; an operator may allow it only to a relay on this machine."""
+    if not has_credentials or tls or (allow_plaintext and is_loopback_host(host)):
+        return None
+    if allow_plaintext:
+        return (
+            f"ACCEL_SMTP_ALLOW_PLAINTEXT_AUTH is only honoured for a relay on this machine "
+            f"(127.0.0.0/8, ::1, localhost), not {host!r}: turn on ACCEL_SMTP_STARTTLS or "
+            "ACCEL_SMTP_USE_TLS"
+        )
+    return (
+        "ACCEL_SMTP_USERNAME and ACCEL_SMTP_PASSWORD are set without ACCEL_SMTP_STARTTLS or "
+        "ACCEL_SMTP_USE_TLS: the password would cross the network in clear. Turn on TLS, or "
+        "for a relay on this machine set ACCEL_SMTP_ALLOW_PLAINTEXT_AUTH=true"
+    )
