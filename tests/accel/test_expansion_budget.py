@@ -84,6 +84,6 @@ def test_a_megabyte_of_cities_sharing_one_coach_is_refused_with_the_numbers(
         assert "Traceback" not in result.output
         lines = result.stderr.splitlines()
         assert lines[-1] == "2 error(s): nothing was changed."
-        assert re.search(r"cities: .* outbox rows; the budget is 400,000", lines[0]), lines
+        assert re.search(r"cities: .* outbox rows; the budget is 300,000", lines[0]), lines
         assert re.search(r"coaches\[0\]: coach ana would have [\d,]+ sessions", lines[1])
     assert dump_database(sqlite_engine) == before

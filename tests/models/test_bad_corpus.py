@@ -182,7 +182,7 @@ CASES = [
     program(
         "expansion-over-budget",
         "cities: expanding this program for this cohort would make 87,476 sessions",
-        "3,386,909 outbox rows; the budget is 400,000",
+        "3,386,909 outbox rows; the budget is 300,000",
         "coaches[0]: coach coach-es-1 would have 7,286 sessions; the budget is 1,000 per coach",
         blames_cohort=True,
     ),
