@@ -22,7 +22,9 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 # An RFC 2047 encoded word (=?charset?q?text?=): nobody types one in a cohort or program file,
 # and a reader that decodes it would find whatever it hides (CR/LF, NUL, "Boss <ceo@…>").
-_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[A-Za-z]\?[^\s]*?\?=")
+# Broader than RFC 2047's grammar on purpose: lenient readers (Python's among them) also
+# decode words with spaces inside, such as "=?utf-8?q?Boss <ceo@govex.example.org>?=".
+_ENCODED_WORD = re.compile(r"=\?.*?\?=", re.DOTALL)
 MAX_TITLE = 200  # characters: the longest title of a real program is under 80
 MAX_DESCRIPTION = 4000  # characters: a real description is a paragraph or two
 

@@ -123,6 +123,11 @@ CASES = [
     cohort("name-encoded-spoof", "coaches[0].name: may not contain an RFC 2047 encoded word"),
     cohort("name-escape-bell", "cities[0].team[0].name: may not contain line breaks or control"),
     cohort(
+        "venue-escape",
+        "convening.venue.name: may not contain line breaks or control characters (U+001B)",
+        "convening.venue.address: may not contain line breaks or control characters (U+202E)",
+    ),
+    cohort(
         "email-dots",
         "cities[0].mayor.email: not an email address",
         "cities[0].team[0].email: not an email address",
