@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 from accel.shipped import shipped_path
+from calendars.budget import budget_problems, expansion_cost
 from calendars.recurrence import RecurrenceRuleError, check_rule
 from calendars.timeline import expand_timeline
 from calendars.timeline_types import LoadedInputs
@@ -15,11 +16,13 @@ from models.file_loading import (
     check_cohort,
     check_program,
     load_cohort,
+    load_scenario,
     parse_program,
     source_line,
 )
 from models.problems import InvalidInputError, Problem, Severity, format_place
 from models.program_file import Program
+from models.scenario_file import Scenario
 from models.yaml_source import MAX_FILE_BYTES
 
 
@@ -55,6 +58,11 @@ def _read(path: Path) -> bytes:
         raise InvalidInputError([Problem(file, "", "no such file")]) from None
     except OSError as error:
         raise InvalidInputError([Problem(file, "", f"cannot read: {error.strerror}")]) from None
+
+
+def load_scenario_file(path: Path) -> Scenario:
+    """A scenario file, read as safely as the others (size, file type); InvalidInputError."""
+    return load_scenario(_read(path), display_path(path))
 
 
 def program_path_for(cohort_path: Path, program_id: str) -> Path:
@@ -106,6 +114,11 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
                     program = None
     if cohort is None or program is None:
         raise InvalidInputError(problems)
+    # Before the cross-checks: they too grow with the expansion (one coach for 2,178 cities
+    # took minutes to check).
+    problems.extend(budget_problems_of(program, cohort, cohort_file))
+    if problems and any(p.severity is Severity.ERROR for p in problems):
+        raise InvalidInputError(problems)
     problems.extend(check_cohort(cohort, program, cohort_file))
     if any(p.severity is Severity.ERROR for p in problems):
         raise InvalidInputError(problems)
@@ -114,6 +127,20 @@ def load_inputs(cohort_path: Path) -> LoadedInputs:
     if any(p.severity is Severity.ERROR for p in problems):
         raise InvalidInputError(problems)
     return LoadedInputs(program, cohort, program_file, cohort_file, timeline, problems)
+
+
+def budget_problems_of(program: Program, cohort: Cohort, file: str) -> list[Problem]:
+    """The expansion budgets (`calendars/budget.py`) the pair exceeds, blamed on the cohort."""
+    cost = expansion_cost(program, cohort)
+    problems = []
+    for message in budget_problems(cost):
+        coach = message.startswith("coach ")
+        index = next((i for i, c in enumerate(cohort.coaches) if c.id == cost.busiest_coach), 0)
+        place: tuple[str | int, ...] = ("coaches", index) if coach else ("cities",)
+        problems.append(
+            Problem(file, format_place(place), message, line=source_line(cohort, place))
+        )
+    return problems
 
 
 def _program_key_guess(cohort_path: Path) -> str | None:

@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from accel.shipped import shipped_path
+from models.addresses import plaintext_auth_refusal
 
 
 class Settings(BaseSettings):
@@ -24,6 +25,9 @@ class Settings(BaseSettings):
     smtp_starttls: bool = False
     smtp_use_tls: bool = False  # implicit TLS from the first byte (port 465)
     smtp_ca_file: Path | None = None  # PEM certificates to trust besides the system's
+    # A login without TLS is refused, unless this allows it for a relay on 127.0.0.0/8, ::1
+    # or localhost (where the password never leaves the machine).
+    smtp_allow_plaintext_auth: bool = False
     smtp_timeout_seconds: float = 30.0
     mail_from: str | None = None  # defaults to the cohort organizer's address
     outbox_dir: Path = Path("outbox")
@@ -57,11 +61,21 @@ def load_settings() -> Settings:
     Never cached: one process (a test) may read them many times with different environments.
     """
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as error:
         raise InvalidSettingsError(describe_invalid_settings(error)) from None
     except SettingsError as error:  # a value the settings sources cannot even parse
         raise InvalidSettingsError(str(error)) from None
+    if settings.smtp_host and (
+        refusal := plaintext_auth_refusal(
+            settings.smtp_host,
+            has_credentials=bool(settings.smtp_username or settings.smtp_password),
+            tls=settings.smtp_starttls or settings.smtp_use_tls,
+            allow_plaintext=settings.smtp_allow_plaintext_auth,
+        )
+    ):
+        raise InvalidSettingsError(refusal)
+    return settings
 
 
 def describe_invalid_settings(error: ValidationError) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from accel.inputs import display_path, load_scenario_file
 from accel.settings import default_cohort_file
 from accel.shipped import shipped_path
 from cli.options import (
@@ -21,8 +22,7 @@ from cli.options import (
     parse_now,
     report_problems,
 )
-from models.file_loading import load_scenario
-from models.problems import InvalidInputError
+from models.problems import InvalidInputError, Problem, Severity
 from models.scenario_file import Scenario
 from tasks.simulation import SimulationResult, simulate, write_summary
 
@@ -35,11 +35,16 @@ def _scenario(path: Path | None) -> tuple[Scenario | None, Path]:
     if path is None:
         return None, Path()
     try:
-        return load_scenario(path.read_bytes(), str(path)), path.resolve().parent
-    except FileNotFoundError:
-        err.print(f"{path}: no such file", markup=False)
+        return load_scenario_file(path), path.resolve().parent
     except InvalidInputError as error:
-        report_problems(error.problems)
+        _refuse(error.problems, "nothing was simulated")
+
+
+def _refuse(problems: list[Problem], outcome: str) -> NoReturn:
+    """The problems, one line each, a count and exit 2."""
+    report_problems(problems)
+    errors = sum(1 for p in problems if p.severity is Severity.ERROR)
+    err.print(f"{errors} error(s): {outcome}.", markup=False)
     raise typer.Exit(EXIT_INVALID_INPUT)
 
 
@@ -62,15 +67,20 @@ def _run(
                     f"simulating {escape(inputs.cohort.id)}: {now:%Y-%m-%d} ({steps} steps)"
                 )
 
-        result = simulate(
-            inputs,
-            out_dir,
-            start=begin,
-            until=end,
-            scenario=events,
-            scenario_dir=base,
-            progress=progress,
-        )
+        try:
+            result = simulate(
+                inputs,
+                out_dir,
+                start=begin,
+                until=end,
+                scenario=events,
+                scenario_dir=base,
+                scenario_file=display_path(scenario) if scenario else "scenario",
+                progress=progress,
+            )
+        except InvalidInputError as error:  # an event the cohort in force cannot carry out
+            status.stop()
+            _refuse(error.problems, f"the simulation stopped there ({out_dir} is incomplete)")
     write_summary(result)
     return result
 

@@ -24,17 +24,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
 
+from models.addresses import is_email_address
+
 MAX_LINE: Final = 78  # characters per line before folding (RFC 5322 §2.1.1)
 CRLF: Final = "\r\n"
 
 # RFC 5322 specials: a display name with any of them is written as a quoted string.
 _SPECIALS: Final = frozenset('()<>@,:;.\\"[]')
 _SPACES: Final = " \t"
-# A plain address: dot-atom local part, dotted domain; ASCII, no quotes, comments or spaces.
-_ADDRESS: Final = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*"
-)
 # "=?utf-8?q?" and "?=": the chrome around an encoded word's text.
 _CHROME: Final = len("=?utf-8?q??=")
 _Q_SAFE: Final = frozenset(b"-!*+/abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -61,7 +58,7 @@ def checked_address(address: str) -> str:
     >>> checked_address("c.soto@santiago.example.org")
     'c.soto@santiago.example.org'
     """
-    if not _ADDRESS.fullmatch(address):
+    if not is_email_address(address):  # the rule cohort files are validated with
         raise ValueError(f"not an email address: {address!r}")
     return address
 

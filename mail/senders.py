@@ -20,6 +20,8 @@ from typing import Protocol
 
 import aiosmtplib
 
+from models.addresses import plaintext_auth_refusal
+
 
 @dataclass(frozen=True)
 class SmtpOptions:
@@ -35,6 +37,21 @@ class SmtpOptions:
     timeout: float = 30.0  # seconds for any one SMTP command
     rate: float = 0.0  # messages started per second; 0 or less means no limit
     concurrency: int = 4  # connections at most
+    allow_plaintext_auth: bool = False  # honoured only for a loopback host
+
+    def __post_init__(self) -> None:
+        refusal = plaintext_auth_refusal(
+            self.host,
+            has_credentials=self.username is not None or self.password is not None,
+            tls=self.starttls or self.use_tls,
+            allow_plaintext=self.allow_plaintext_auth,
+        )
+        if refusal is not None:
+            raise PlaintextAuthError(refusal)
+
+
+class PlaintextAuthError(ValueError):
+    """A login would send the password in clear: refused before any connection."""
 
 
 @dataclass(frozen=True)

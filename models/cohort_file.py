@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, HttpUrl
 
+from models.addresses import check_email_address
 from models.enums import Language, Role, Weekday
 from models.file_types import OneLine, Slug, TimeZoneName, WallTime
 from models.program_file import Anchor, FileModel, WorkingHours
 
-# Deliberately plain: a local part, one @, a dotted domain; no spaces, quotes, angle brackets or
-# line breaks, so an address can never smuggle a header or a second recipient into an email.
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
-)
-
 
 def _check_email(value: str) -> str:
-    if len(value) > 254 or not _EMAIL.fullmatch(value):
-        raise ValueError("not an email address")
-    return value.lower()
+    return check_email_address(value).lower()
 
 
 Email = Annotated[str, AfterValidator(_check_email)]

@@ -20,18 +20,49 @@ Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN)]
 
 # Bidirectional embeddings, overrides and isolates: they can make a name read as something else.
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# An RFC 2047 encoded word (=?charset?q?text?=): nobody types one in a cohort or program file,
+# and a reader that decodes it would find whatever it hides (CR/LF, NUL, "Boss <ceo@…>").
+# Broader than RFC 2047's grammar on purpose: lenient readers (Python's among them) also
+# decode words with spaces inside, such as "=?utf-8?q?Boss <ceo@govex.example.org>?=".
+_ENCODED_WORD = re.compile(r"=\?.*?\?=", re.DOTALL)
+MAX_TITLE = 200  # characters: the longest title of a real program is under 80
+MAX_DESCRIPTION = 4000  # characters: a real description is a paragraph or two
+
+
+def forbidden_character(value: str, *, newlines: bool = False) -> str | None:
+    """The first character that may not reach an email, a calendar or a page; None if none.
+
+    >>> forbidden_character("Ciudad de México <CDMX>"), forbidden_character("a\\x1b[2J")
+    (None, '\\x1b')
+    """
+    for ch in value:
+        # Cc: C0 and C1 controls (CR, LF, NEL, ESC, BEL, NUL...); Zl, Zp: U+2028 and U+2029,
+        # which some mail and calendar software also treat as line breaks.
+        if ch == "\n" and newlines:
+            continue
+        if unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in _BIDI_CONTROLS:
+            return ch
+    return None
+
+
+def has_encoded_word(value: str) -> bool:
+    """Whether a mail reader could decode part of `value` as an RFC 2047 encoded word."""
+    return _ENCODED_WORD.search(value) is not None
+
+
+ENCODED_WORD_PROBLEM = "may not contain an RFC 2047 encoded word (=?…?=)"
 
 
 def check_one_line(value: str) -> str:
-    """Refuse line breaks and control characters: this text may reach an email header.
+    """Refuse line breaks, control characters and encoded words: this text may reach a header.
 
     >>> check_one_line("Ciudad de México <CDMX>")
     'Ciudad de México <CDMX>'
     """
-    # Cc: C0 and C1 controls (CR, LF, NEL...); Zl, Zp: U+2028 and U+2029, which some mail and
-    # calendar software also treat as line breaks.
-    if any(unicodedata.category(ch) in {"Cc", "Zl", "Zp"} or ch in _BIDI_CONTROLS for ch in value):
-        raise ValueError("may not contain line breaks or control characters")
+    if (ch := forbidden_character(value)) is not None:
+        raise ValueError(f"may not contain line breaks or control characters (U+{ord(ch):04X})")
+    if has_encoded_word(value):
+        raise ValueError(ENCODED_WORD_PROBLEM)
     return value
 
 
@@ -39,18 +70,39 @@ OneLine = Annotated[str, AfterValidator(check_one_line)]
 """Text that may end up in an email header or a calendar line: names, venues."""
 
 
-def _check_localized(value: dict[Language, str]) -> dict[Language, str]:
+def _check_localized(value: dict[Language, str], *, newlines: bool, limit: int) -> None:
     if Language.EN not in value:
         raise ValueError("needs at least an English (en) text, the fallback for every language")
     for lang, text in value.items():
         if not text.strip():
             raise ValueError(f"the {lang} text is empty")
-        if "\r" in text or "\x00" in text:
-            raise ValueError(f"the {lang} text contains a control character")
+        if len(text) > limit:
+            raise ValueError(
+                f"the {lang} text has {len(text):,} characters; the limit is {limit:,}"
+            )
+        if (ch := forbidden_character(text, newlines=newlines)) is not None:
+            allowed = ": only newlines are allowed" if newlines else ""
+            raise ValueError(
+                f"the {lang} text contains a control character (U+{ord(ch):04X}){allowed}"
+            )
+        if has_encoded_word(text):
+            raise ValueError(f"the {lang} text {ENCODED_WORD_PROBLEM}")
+
+
+def _check_title(value: dict[Language, str]) -> dict[Language, str]:
+    _check_localized(value, newlines=False, limit=MAX_TITLE)
     return value
 
 
-LocalizedText = Annotated[dict[Language, str], AfterValidator(_check_localized)]
+def _check_description(value: dict[Language, str]) -> dict[Language, str]:
+    _check_localized(value, newlines=True, limit=MAX_DESCRIPTION)
+    return value
+
+
+LocalizedText = Annotated[dict[Language, str], AfterValidator(_check_title)]
+"""A title per language (subjects, SUMMARY, headings): one line, at most MAX_TITLE characters."""
+LocalizedDescription = Annotated[dict[Language, str], AfterValidator(_check_description)]
+"""A description per language: newlines allowed, at most MAX_DESCRIPTION characters."""
 
 
 def localized(text: dict[Language, str], language: Language) -> str:

@@ -21,6 +21,7 @@ from models.file_types import (
     CalendarDay,
     DayReference,
     Duration,
+    LocalizedDescription,
     LocalizedText,
     OneLine,
     Slug,
@@ -100,7 +101,7 @@ class SessionSeries(FileModel):
     kind: SessionKind
     scope: Scope
     title: LocalizedText
-    description: LocalizedText | None = None
+    description: LocalizedDescription | None = None
     audience: list[Audience] = Field(min_length=1)
     required: list[Audience] = Field(default_factory=list)
     substitutes: bool = True
@@ -152,7 +153,7 @@ class Escalation(FileModel):
 class Deliverable(FileModel):
     id: Slug
     title: LocalizedText
-    description: LocalizedText | None = None
+    description: LocalizedDescription | None = None
     due: DayReference
     owners: list[Audience | Role] = Field(min_length=1)
     reminders: list[Duration] = Field(default_factory=list, max_length=5)
@@ -161,7 +162,7 @@ class Deliverable(FileModel):
 class DecisionPoint(FileModel):
     id: Slug
     title: LocalizedText
-    decide: LocalizedText
+    decide: LocalizedDescription
     notify_before: Duration
     deliverables: list[Slug] = Field(default_factory=list)
 

@@ -23,6 +23,7 @@ def smtp_options(settings: Settings) -> SmtpOptions | None:
         timeout=settings.smtp_timeout_seconds,
         rate=settings.send_rate_per_second,
         concurrency=settings.send_concurrency,
+        allow_plaintext_auth=settings.smtp_allow_plaintext_auth,
     )
 
 

@@ -15,29 +15,31 @@ import csv
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
 from accel.csv_cells import spreadsheet_cell
 from accel.database import create_schema, make_engine
-from accel.deliverables import submit_deliverable
+from accel.deliverables import UnknownDeliverableError, submit_deliverable
 from accel.feed_export import export_feeds
 from accel.inputs import load_inputs
 from accel.rehearsal import record_rehearsal
+from accel.session_overrides import SessionChangeError
 from accel.settings import Settings
 from calendars.timeline_types import LoadedInputs
 from mail.dispatcher import send_due_messages
 from mail.notices import check_deliverables, notify_decision_points
 from mail.senders import FileSender
 from models.outbox import OUTBOX, MessageStatus
+from models.problems import InvalidInputError, Problem
 from models.scenario_file import (
     ApplyCohort,
     CancelSession,
     MoveSession,
     Scenario,
+    ScenarioEvent,
     SubmitDeliverable,
 )
 from models.tables import PERSON
@@ -115,12 +117,15 @@ def simulate(
     until: dt.datetime,
     scenario: Scenario | None = None,
     scenario_dir: Path = Path(),
+    scenario_file: str = "scenario",
     progress: Callable[[dt.datetime, int], None] | None = None,
 ) -> SimulationResult:
     """Run the cohort from `start` to `until` against a fresh database in `out`.
 
     Cohort files named by the scenario are read relative to `scenario_dir`. Feeds are written
-    to `out/calendars/` as they stand at `until`.
+    to `out/calendars/` as they stand at `until`. An event the cohort in force cannot carry
+    out (no such session, city or cohort file; a refused move) raises `InvalidInputError`
+    naming `scenario_file` and the event.
     """
     out.mkdir(parents=True, exist_ok=True)
     database = out / "simulation.db"
@@ -135,7 +140,7 @@ def simulate(
     options = dispatch_options(Settings(send_concurrency=1))
     sender = FileSender(mail)
     result = SimulationResult(out)
-    events = list(scenario.sorted_events()) if scenario else []
+    events = _numbered_events(scenario)
     zone = inputs.program.timezone
     current = inputs
     _remember(engine, start)  # first, so that a replay stopped half-way is a rehearsal too
@@ -143,8 +148,10 @@ def simulate(
     now = reached = start
     while True:
         result.steps += 1
-        while events and events[0].at <= now:
-            current = _perform(engine, current, events.pop(0), now, scenario_dir)
+        while events and events[0][1].at <= now:
+            index, event = events.pop(0)
+            where = Problem(scenario_file, f"events[{index}]", "")
+            current = _perform(engine, current, event, now, scenario_dir, where)
         with engine.begin() as connection:
             check_deliverables(connection, inputs=current, now=now)
             notify_decision_points(connection, inputs=current, now=now)
@@ -169,7 +176,7 @@ def simulate(
         if (pending := _next_send(engine, now)) is not None:
             candidates.append(pending)
         if events:
-            candidates.append(max(events[0].at, now + dt.timedelta(seconds=1)))
+            candidates.append(max(events[0][1].at, now + dt.timedelta(seconds=1)))
         now = min(candidates)
         if now > until:
             break
@@ -187,10 +194,48 @@ def _remember(engine: sa.Engine, now: dt.datetime) -> None:
         record_rehearsal(connection, moment=now, set_by="accel simulate")
 
 
+def _numbered_events(scenario: Scenario | None) -> list[tuple[int, ScenarioEvent]]:
+    """The events with their place in the file, in the order they happen."""
+    if scenario is None:
+        return []
+    numbered = list(enumerate(scenario.events))
+    return sorted(numbered, key=lambda pair: pair[1].at.astimezone(dt.UTC))
+
+
 def _perform(
-    engine: sa.Engine, inputs: LoadedInputs, event: Any, now: dt.datetime, base: Path
+    engine: sa.Engine,
+    inputs: LoadedInputs,
+    event: ScenarioEvent,
+    now: dt.datetime,
+    base: Path,
+    where: Problem,
 ) -> LoadedInputs:
-    """Carry out one scenario action at `now`; returns the cohort in force afterwards."""
+    """Carry out one scenario action at `now`; returns the cohort in force afterwards.
+
+    What the event cannot do becomes a problem at its place in the scenario (`where`).
+    """
+    try:
+        return _carry_out(engine, inputs, event, now, base)
+    except (SessionChangeError, UnknownDeliverableError) as error:
+        field = "session" if isinstance(error, SessionChangeError) else "deliverable"
+        reason = str(error)
+        cities = {c.id for c in inputs.cohort.cities}
+        if isinstance(event, SubmitDeliverable) and event.city not in cities:
+            field, reason = "city", f"no city {event.city!r} in {inputs.cohort.id}"
+        message = f"at {now:%Y-%m-%dT%H:%MZ}: {reason}"
+        raise InvalidInputError(
+            [replace(where, place=f"{where.place}.{field}", message=message)]
+        ) from None
+    except InvalidInputError as error:  # the cohort file an apply_cohort event names
+        message = "the cohort file named here cannot be used (see above)"
+        raise InvalidInputError(
+            [*error.problems, replace(where, place=f"{where.place}.cohort", message=message)]
+        ) from None
+
+
+def _carry_out(
+    engine: sa.Engine, inputs: LoadedInputs, event: ScenarioEvent, now: dt.datetime, base: Path
+) -> LoadedInputs:
     if isinstance(event, MoveSession):
         shift = None
         if event.shift is not None:

@@ -124,6 +124,24 @@ CASES = [
         "cities[0].note\\x1b[2J\\x1b[H\\x1b]0;pwned\\x07: unknown key",
         "cities[0].\\x9b31mred\\x7f\\u2028\\x85\\u202esdrawkcab: unknown key",
     ),
+    # -- RFC 2047 encoded words and control characters (issue 16, items 1 and 2) -------------
+    cohort("name-encoded-word", "cities[0].team[1].name: may not contain an RFC 2047 encoded"),
+    cohort("organizer-encoded-word", "organizer.name: may not contain an RFC 2047 encoded word"),
+    cohort("name-encoded-nul-bell", "cities[0].mayor.name: may not contain an RFC 2047"),
+    cohort("name-encoded-spoof", "coaches[0].name: may not contain an RFC 2047 encoded word"),
+    cohort("name-escape-bell", "cities[0].team[0].name: may not contain line breaks or control"),
+    cohort(
+        "venue-escape",
+        "convening.venue.name: may not contain line breaks or control characters (U+001B)",
+        "convening.venue.address: may not contain line breaks or control characters (U+202E)",
+    ),
+    cohort(
+        "email-dots",
+        "cities[0].mayor.email: not an email address",
+        "cities[0].team[0].email: not an email address",
+        "cities[0].team[1].email: not an email address",
+        "cities[0].team[2].email: not an email address",
+    ),
     # -- the `program:` key --------------------------------------------------------------------
     cohort("wrong-program-key", "program: no program 'cda-accelerater'"),
     cohort("program-path-traversal", "program: '../../../etc/passwd' is not an id"),
@@ -167,7 +185,20 @@ CASES = [
     program("duplicate-session-id", "duplicate session id 'coaching'"),
     program("no-convening", "exactly one session of kind convening"),
     program("title-control-character", "sessions[1].title: the en text contains a control"),
+    program("title-encoded-word", "sessions[1].title: the en text may not contain an RFC 2047"),
+    program("title-escape-bell", "sessions[1].title: the en text contains a control character"),
+    program("title-bidi-override", "deliverables[0].title: the en text contains a control"),
+    program("title-too-long", "sessions[1].title: the en text has 5,000 characters; the limit"),
+    program("description-escape", "sessions[1].description: the en text contains a control"),
+    program("description-too-long", "decision_points[0].decide: the en text has 4,499 characters"),
     program("escalation-misordered", "escalation must go team_overdue < coach < mayor"),
+    program(
+        "expansion-over-budget",
+        "cities: expanding this program for this cohort would make 87,476 sessions",
+        "3,386,909 outbox rows; the budget is 300,000",
+        "coaches[0]: coach coach-es-1 would have 7,286 sessions; the budget is 1,000 per coach",
+        blames_cohort=True,
+    ),
 ]
 
 SUMMARY = re.compile(r"^\d+ error\(s\): nothing was changed\.$")
