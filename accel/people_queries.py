@@ -158,13 +158,16 @@ def stored_people(connection: sa.Connection, *, cohort_id: str) -> dict[str, Sto
 
 def person_content_of_row(row: Any) -> dict[str, Any]:
     """Mirrors `calendars.fingerprints.person_content` for a stored row (language as stored)."""
-    return {
+    content: dict[str, Any] = {
         "name": row.name,
         "language": row.language,
         "timezone": row.timezone,
         "role": row.role,
         "city_id": row.city_id,
     }
+    if row.addressing:
+        content["addressing"] = row.addressing
+    return content
 
 
 def write_people_changes(
@@ -192,6 +195,7 @@ def write_people_changes(
             "timezone": person.timezone,
             "role": person.role,
             "city_id": person.city_id,
+            "addressing": person.addressing_json(),
             "active": True,
             "changed_at": now,
         }

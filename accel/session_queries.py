@@ -159,7 +159,7 @@ def write_invitation_changes(
         if inv.action is Action.INVITE and (inv.session_key, inv.email) not in existing:
             continue  # inserted above
         row_values: dict[str, Any] = {"sequence": inv.sequence, "changed_at": now}
-        if inv.action is Action.CANCEL:
+        if inv.action in (Action.CANCEL, Action.REMOVE):
             row_values["status"] = CANCELLED
         else:
             row_values |= {"status": SCHEDULED, "required": inv.required}

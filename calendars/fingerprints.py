@@ -68,10 +68,13 @@ def decision_point_content(item: DecisionPointFields) -> dict[str, Any]:
 
 
 def person_content(person: Person) -> dict[str, Any]:
-    return {
+    content: dict[str, Any] = {
         "name": person.name,
         "language": person.language.value,
         "timezone": person.timezone,
         "role": person.role,
         "city_id": person.city_id,
     }
+    if addressing := person.addressing_json():  # absent: the fingerprint stays as before
+        content["addressing"] = addressing
+    return content

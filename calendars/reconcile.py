@@ -1,9 +1,12 @@
 """Reconcile: the difference between an expanded timeline and what the database holds (pure).
 
 Rules: a session is matched by its stable key. A changed session keeps its key (so its UID) and
-gets the next sequence; its remaining attendees get an update, new ones an invitation, removed
-ones a cancellation. A session missing from the timeline is cancelled, never deleted. Sessions
-that started before `now` are history: they are never changed, cancelled or notified.
+gets the next sequence. Each attendee is told only what changed in *their* copy: an update
+when the time, place or details changed (or their own required flag), an invitation when they
+are new, a removal when they were taken off; a change to the attendee list alone tells the
+others nothing (each copy lists only its own recipient). A session missing from the timeline
+is cancelled, never deleted. Sessions that started before `now` are history: they are never
+changed, cancelled or notified.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ class Action(StrEnum):
     CANCELLED = "cancelled"
     INVITE = "invite"
     UPDATE = "update"
-    CANCEL = "cancel"
+    CANCEL = "cancel"  # the session is cancelled for everyone
+    REMOVE = "remove"  # the session goes on; this person is no longer expected at it
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,22 @@ class Plan:
     def added_already_started(self) -> list[SessionChange]:
         """New sessions that start before `now`: stored, but nobody is invited to them."""
         return [s for s in self.sessions if s.action is Action.ADDED and s.starts_at <= self.now]
+
+    def message_counts(self) -> dict[str, int]:
+        """Notices the plan would queue, per kind: invitations, updates, removals and
+        cancellations. At most: the outbox sends a removal or cancellation only to someone
+        already sent the invitation, and a first invitation waits until nearer its session."""
+        names = {
+            Action.INVITE: "invitations",
+            Action.UPDATE: "updates",
+            Action.REMOVE: "removals",
+            Action.CANCEL: "cancellations",
+        }
+        counts = dict.fromkeys(names.values(), 0)
+        for change in self.invitations:
+            if change.notify:
+                counts[names[change.action]] += 1
+        return counts
 
     def counts_by_city(self) -> dict[str, Counter[str]]:
         """`{city or "(cohort)": Counter({"session added": n, "invite": m, ...})}`."""
@@ -239,8 +259,15 @@ def _change_session(
     plan.sessions.append(
         SessionChange(action, session.key, session.city_id, sequence, session.starts_at, what)
     )
+    # What every attendee's own copy shows changed; the attendee list alone is not in it.
+    everyone_told = bool({"restored", "time", "place", "details"} & set(what))
     for email, required in attendees.items():
-        kind = Action.UPDATE if email in active and not restored else Action.INVITE
+        if email not in active or restored:
+            kind = Action.INVITE
+        elif everyone_told or old.attendees[email][0] != required:
+            kind = Action.UPDATE
+        else:
+            continue  # their invitation reads the same: nothing to send, sequence unchanged
         plan.invitations.append(
             InvitationChange(
                 kind,
@@ -255,10 +282,10 @@ def _change_session(
     for email in sorted(active - attendees.keys()):
         plan.invitations.append(
             InvitationChange(
-                Action.CANCEL,
+                Action.REMOVE,
                 session.key,
                 email,
-                session.city_id,
+                session.city_id or city_of.get(email),
                 sequence,
                 old.attendees[email][0],
                 notify=True,

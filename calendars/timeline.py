@@ -192,8 +192,8 @@ def _make_sessions(
                 key=key,
                 series=series.id,
                 kind=series.kind,
-                title=dict(series.title),
-                description=dict(series.description) if series.description else None,
+                title=occurrence_title(series, n),
+                description=occurrence_description(series, n),
                 starts_at=start,
                 ends_at=end,
                 timezone=zone,
@@ -252,3 +252,34 @@ def _check_window(expansion: Expansion, series_index: int, sessions: list[Timeli
 
 def title_in(session: TimelineSession, language: Language) -> str:
     return localized(session.title, language)
+
+
+# Labels of a topic's lines in a description, per language (English for any other).
+_SPEAKER = {Language.ES: "Ponente", Language.EN: "Speaker", Language.PT: "Palestrante"}
+_PREPARE = {Language.ES: "Para preparar", Language.EN: "To prepare", Language.PT: "Para preparar"}
+
+
+def occurrence_title(series: SessionSeries, n: int) -> dict[Language, str]:
+    """The series title, followed by the n-th occurrence's topic when the program gives one."""
+    if n > len(series.topics):
+        return dict(series.title)
+    topic = series.topics[n - 1].title
+    return {lang: f"{text}: {localized(topic, lang)}" for lang, text in series.title.items()}
+
+
+def occurrence_description(series: SessionSeries, n: int) -> dict[Language, str] | None:
+    """The series description, with the n-th topic's speaker and what to prepare."""
+    base = dict(series.description) if series.description else None
+    if n > len(series.topics):
+        return base
+    topic = series.topics[n - 1]
+    languages = set(series.title) | set(base or {})
+    out = {}
+    for lang in sorted(languages):
+        lines = [localized(base, lang)] if base else []
+        if topic.speaker:
+            lines.append(f"{_SPEAKER.get(lang, 'Speaker')}: {topic.speaker}")
+        if topic.prepare:
+            lines.append(f"{_PREPARE.get(lang, 'To prepare')}: {localized(topic.prepare, lang)}")
+        out[lang] = "\n".join(lines)
+    return out or None

@@ -71,6 +71,7 @@ def cohort_people(program: Program, cohort: Cohort) -> dict[str, Person]:
             city.timezone,
             Audience.MAYOR.value,
             city.id,
+            mayor.addressing(),
         )
         for member in city.team:
             people[member.email] = Person(
@@ -81,6 +82,7 @@ def cohort_people(program: Program, cohort: Cohort) -> dict[str, Person]:
                 member.timezone or city.timezone,
                 member.role.value,
                 city.id,
+                member.addressing(),
             )
     return people
 

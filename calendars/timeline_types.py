@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from models.cohort_file import Cohort
 from models.enums import Language, SessionKind
@@ -22,6 +23,12 @@ class Person:
     timezone: str
     role: str  # mayor, coach, organizer, or a senior-team role
     city_id: str | None = None
+    # How letters address them (title, salutation, family name) and whom to copy: JSON-able.
+    addressing: tuple[tuple[str, Any], ...] = ()
+
+    def addressing_json(self) -> dict[str, Any] | None:
+        """The addressing as stored (None when the cohort gives none)."""
+        return {k: dict(v) if isinstance(v, tuple) else v for k, v in self.addressing} or None
 
 
 @dataclass(frozen=True, order=True)

@@ -60,6 +60,7 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
                     "cohort": plan.cohort_id,
                     "applied": applied,
                     "now": plan.now.isoformat().replace("+00:00", "Z"),
+                    "messages": plan.message_counts(),
                     "changes": plan.changes(),
                     "past_unchanged": plan.past_unchanged,
                 },
@@ -79,6 +80,10 @@ def _print_plan(plan: Plan, *, as_json: bool, applied: bool) -> None:
             changes = ", ".join(f"{n} {what}" for what, n in sorted(counts.items()))
             table.add_row(escape(city), escape(changes))
         out.print(table)
+        emails = plan.message_counts()
+        # At most: a removal or cancellation goes only to someone already sent the invitation.
+        listed = ", ".join(f"{n} {kind}" for kind, n in emails.items())
+        out.print(f"notices to queue (at most): {listed}")
     if plan.past_unchanged:
         out.print(
             f"{len(plan.past_unchanged)} session(s) already started at --now are left as they were."

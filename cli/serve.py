@@ -67,12 +67,13 @@ def serve(
     from flows.deployments import build_deployments
 
     settings = settings_of(ctx)
+    if not dry_run:
+        refuse_real_clock_on_rehearsal()  # the schedules run at the real clock
     cohorts = cohorts_to_serve(settings, cohort)
     deployments = build_deployments(cohorts, dispatch_every=dt.timedelta(seconds=dispatch_every))
     if dry_run:
         _print_deployments(deployments, "Would serve these deployments (--dry-run):")
         return
-    refuse_real_clock_on_rehearsal()  # the schedules run at the real clock
     _serve(settings, deployments, prefect_port)
 
 

@@ -22,6 +22,7 @@ def _summary(result: SessionChangeResult) -> dict[str, Any]:
         "updates": sum(1 for i in plan.invitations if i.action == "update"),
         "invitations": sum(1 for i in plan.invitations if i.action == "invite"),
         "cancellations": sum(1 for i in plan.invitations if i.action == "cancel"),
+        "removals": sum(1 for i in plan.invitations if i.action == "remove"),
         "messages": result.messages.as_dict(),
     }
 

@@ -222,7 +222,12 @@ class _Pass:
         except Exception as error:  # RenderError, or stored data no message can be built from
             return Outcome(row.id, token, FAILED, moment, f"cannot render: {error}")
         envelope = Envelope(
-            row.id, row.kind, message.envelope_from, message.recipient, message.data
+            row.id,
+            row.kind,
+            message.envelope_from,
+            message.recipient,
+            message.data,
+            message.copies,
         )
         try:
             reply = await self.sender.send(envelope)

@@ -283,7 +283,13 @@ class _Folder:
         while text:
             room = MAX_LINE - len(lines[-1])
             if room - _CHROME <= 0:
-                self.new_line(" ")
+                # The space the line ends in becomes the fold; kept there too, a reader
+                # unfolding the header would see it twice ("Strategy  — Monday").
+                self.new_line(self.steal_space() or " ")
+                if not self.encoded[-1]:
+                    # Nothing written yet: the word starts on this new line. Left at the old
+                    # line's length, a later merge cut plain text there ("Santi" / "ago").
+                    start = len(lines[-1])
                 continue
             if first and text[0] not in _SPACES and self.follows_encoded_word():
                 text = " " + text

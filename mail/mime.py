@@ -64,6 +64,7 @@ class OutgoingEmail:
     calendar_method: str | None = None  # defaults to the calendar's METHOD line
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()  # bare addresses copied (a mayor's assistant)
 
 
 def make_message_id(idempotency_key: str, domain: str) -> str:
@@ -87,6 +88,7 @@ def message_bytes(email: OutgoingEmail) -> bytes:
         address_line("From", email.sender_name, email.sender_email),
         address_line("To", email.to_name, email.to_email),
     ]
+    lines.extend(address_line("Cc", "", address) for address in email.cc)
     if email.reply_to is not None:
         lines.append(address_line("Reply-To", "", email.reply_to))
     lines.append(text_line("Subject", email.subject))

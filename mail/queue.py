@@ -28,8 +28,14 @@ from mail.outbox_writes import (
 from mail.reminders import sync_reminders
 from models.outbox import OUTBOX, OUTBOX_COHORT, MessageKind, MessageStatus
 
+GONE_KINDS = (MessageKind.CANCELLATION.value, MessageKind.REMOVAL.value)
 SENDING, SENT = MessageStatus.SENDING, MessageStatus.SENT
-SESSION_KINDS = (MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION)
+SESSION_KINDS = (
+    MessageKind.INVITATION,
+    MessageKind.UPDATE,
+    MessageKind.CANCELLATION,
+    MessageKind.REMOVAL,
+)
 
 
 def message_key(kind: str, session_key: str, email: str, sequence: int) -> str:
@@ -111,7 +117,7 @@ def _queue_invitation_changes(
         # What the person was actually sent (or may have been: `sending`), newest last.
         told = [r for r in rows if r.status in (SENT, SENDING)]
         last = told[-1] if told else None
-        knows_event = last is not None and last.kind != MessageKind.CANCELLATION
+        knows_event = last is not None and last.kind not in GONE_KINDS
         values = _invitation_values(
             change, sessions.get(change.session_key), last, knows_event=knows_event
         )
@@ -150,11 +156,14 @@ def _invitation_values(
     change: InvitationChange, session: TimelineSession | None, last: Any, *, knows_event: bool
 ) -> dict[str, Any] | None:
     """Kind and announced time and place of one change; None when there is nothing to tell."""
-    if change.action is Action.CANCEL:
+    if change.action in (Action.CANCEL, Action.REMOVE):
         if not knows_event:
             return None  # never told about it: a cancellation would only confuse
+        # A removal also withdraws their calendar copy (METHOD:CANCEL) but says the session
+        # goes on without them; a cancellation says the session itself is off.
+        removed = change.action is Action.REMOVE
         return {
-            "kind": MessageKind.CANCELLATION.value,
+            "kind": (MessageKind.REMOVAL if removed else MessageKind.CANCELLATION).value,
             "starts_at": last.starts_at,
             "ends_at": last.ends_at,
             "location": last.location,

@@ -2,7 +2,8 @@
 
 Invitations, updates and cancellations show the time and place fixed in the row when it was
 queued, so each message agrees with the SEQUENCE it carries; reminders show the session as it
-is now. DTSTAMP is the moment the message was queued, so a retry carries the same calendar.
+is now. DTSTAMP is the moment the message is rendered (its Date), not when it was queued: an
+invitation queued at apply and sent weeks later is stamped when sent (RFC 5546 §2.1.5).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from calendars.ical_types import CalendarPerson, EventSnapshot, InviteAttendee
 from calendars.invitations import ItipMethod, build_itip
 from calendars.local_time import same_wall_clock
 from calendars.timeline_types import uid_for
+from mail.addressing import copied
 from mail.mime import OutgoingEmail, message_bytes
 from mail.notice_context import NOTICE_KINDS, NoticeObsoleteError, notice_context
 from mail.shared_renderer import SharedRenderer
@@ -26,7 +28,10 @@ from models.enums import RecordStatus
 from models.outbox import OUTBOX_COHORT, MessageKind
 from models.tables import INVITATION, PERSON, SESSION
 
-CALENDAR_KINDS = frozenset({MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION})
+CALENDAR_KINDS = frozenset(
+    {MessageKind.INVITATION, MessageKind.UPDATE, MessageKind.CANCELLATION, MessageKind.REMOVAL}
+)
+WITHDRAWN_KINDS = frozenset({MessageKind.CANCELLATION, MessageKind.REMOVAL})
 SESSION_MESSAGE_KINDS = CALENDAR_KINDS | {MessageKind.SESSION_REMINDER}
 CHUNK = 500
 
@@ -45,6 +50,7 @@ class RenderedMessage:
     recipient: str
     subject: str
     data: bytes  # RFC 5322, CRLF line ends
+    copies: tuple[str, ...] = ()  # also RCPT TO: the Cc addresses (a mayor's assistant)
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,9 @@ def render_row(
         sender_email = mail_from or _cohort(row, sources).organizer_email
         return RenderedMessage(sender_email, row.email, row.subject or "", bytes(row.raw))
     email = outgoing_email(row, sources, date=date, mail_from=mail_from, renderer=renderer)
-    return RenderedMessage(email.sender_email, row.email, email.subject, message_bytes(email))
+    return RenderedMessage(
+        email.sender_email, row.email, email.subject, message_bytes(email), email.cc
+    )
 
 
 def outgoing_email(
@@ -204,7 +212,7 @@ def _session_email(
     )
     calendar = None
     if row.kind in CALENDAR_KINDS:
-        calendar = _calendar(row, session, shown, cohort, sender_email, person, sources)
+        calendar = _calendar(row, session, shown, cohort, sender_email, person, sources, date)
     return _email(row, cohort, person, sender_email, rendered, date, calendar=calendar)
 
 
@@ -218,7 +226,11 @@ def _cohort(row: Any, sources: RenderSources) -> Any:
 def _addressed(cohort: Any, person: Any, sender_email: str) -> dict[str, Any]:
     """The context every kind of email has: recipient, sender, program."""
     return {
-        "recipient": {"name": person.name, "timezone": person.timezone},
+        "recipient": {
+            "name": person.name,
+            "timezone": person.timezone,
+            "addressing": person.addressing,
+        },
         "sender": {
             "name": cohort.organizer_name,
             "email": sender_email,
@@ -244,6 +256,7 @@ def _email(
         reply_to=cohort.reply_to,
         to_name=person.name,
         to_email=row.email,
+        cc=copied(person.addressing),
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,
@@ -260,6 +273,7 @@ def _shown_session(row: Any, session: Any, language: str, recipient_zone: str) -
     starts_at = row.starts_at if announced else session.starts_at
     ends_at = row.ends_at if announced else session.ends_at
     return {
+        "kind": session.kind,  # the convening is named as such, never "session"
         "title": localized(session.title, language),
         "description": localized(session.description, language) if session.description else None,
         "starts_at": starts_at,
@@ -293,6 +307,7 @@ def _calendar(
     sender_email: str,
     person: Any,
     sources: RenderSources,
+    date: dt.datetime,
 ) -> bytes:
     event = EventSnapshot(
         uid=uid_for(session.key, cohort.program_id),
@@ -304,7 +319,7 @@ def _calendar(
         description=shown["description"] or "",
         location=shown["location"],
         url=session.meeting_url,
-        cancelled=row.kind == MessageKind.CANCELLATION,
+        cancelled=row.kind in WITHDRAWN_KINDS,
         reminders=tuple(dt.timedelta(seconds=s) for s in session.reminders),
     )
     organizer = CalendarPerson(sender_email, cohort.organizer_name)
@@ -312,7 +327,5 @@ def _calendar(
     attendee = InviteAttendee(
         row.email, person.name, sources.required.get((session.key, row.email), True)
     )
-    method: ItipMethod = "CANCEL" if row.kind == MessageKind.CANCELLATION else "REQUEST"
-    return build_itip(
-        method, event, organizer=organizer, attendees=[attendee], dtstamp=row.created_at
-    )
+    method: ItipMethod = "CANCEL" if row.kind in WITHDRAWN_KINDS else "REQUEST"
+    return build_itip(method, event, organizer=organizer, attendees=[attendee], dtstamp=date)

@@ -9,6 +9,7 @@ sender; nothing patches an import path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import ssl
@@ -61,6 +62,7 @@ class Envelope:
     sender: str  # MAIL FROM
     recipient: str  # RCPT TO
     data: bytes  # the RFC 5322 message
+    copies: tuple[str, ...] = ()  # RCPT TO as well: the Cc addresses
 
 
 class TemporarySendError(Exception):
@@ -188,6 +190,10 @@ class SmtpSender:
     async def _rcpt_and_data(self, client: aiosmtplib.SMTP, envelope: Envelope) -> str:
         try:
             await client.rcpt(envelope.recipient)
+            for copy in envelope.copies:
+                # A refused copy must not stop the recipient's own message.
+                with contextlib.suppress(aiosmtplib.SMTPRecipientRefused):
+                    await client.rcpt(copy)
             response = await client.data(envelope.data)
         except aiosmtplib.SMTPResponseException as error:
             await self._release(client, error.code)

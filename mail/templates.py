@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
 from importlib import resources
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from jinja2 import (
@@ -65,6 +65,7 @@ from calendars.local_time import (
     format_local_span,
     format_local_time,
 )
+from mail.addressing import greeting
 
 TEMPLATES: Final = resources.files("email_templates")
 FALLBACK_LANGUAGE: Final = "en"
@@ -84,6 +85,7 @@ CONTEXT_KEYS: Final[Mapping[str, frozenset[str]]] = {
     "invitation": _COMMON | {"session"},
     "update": _COMMON | {"session", "previous"},
     "cancellation": _COMMON | {"session"},
+    "removal": _COMMON | {"session"},
     "session_reminder": _COMMON | {"session"},
     "deliverable_due": _COMMON | {"city", "deliverable", "coach"},
     "deliverable_overdue": _COMMON | {"city", "deliverable", "coach", "days_overdue"},
@@ -136,7 +138,23 @@ def template_environment() -> Environment:
     env.filters["local_time"] = format_local_time
     env.filters["local_span"] = format_local_span
     env.tests["http_url"] = is_http_url
+    env.filters["greeting"] = recipient_greeting
     return env
+
+
+def recipient_greeting(recipient: Any, language: str) -> str:
+    """The greeting line for `recipient` (a mapping or an object with `name` and, optionally,
+    `addressing`): "Estimada alcaldesa Fuentes:", or "Hola, Carlos Soto:" without a title."""
+
+    def field(name: str) -> Any:
+        if isinstance(recipient, Mapping):
+            return recipient.get(name)
+        return getattr(recipient, name, None)
+
+    addressing = field("addressing")
+    if isinstance(addressing, tuple):  # a timeline Person's: pairs, as in its addressing_json()
+        addressing = {k: dict(v) if isinstance(v, tuple) else v for k, v in addressing}
+    return greeting(str(field("name")), language, addressing if addressing else None)
 
 
 def localized(texts: Mapping[str, str], language: str) -> str:

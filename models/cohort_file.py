@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, HttpUrl
+from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from models.addresses import check_email_address
 from models.enums import Language, Role, Weekday
@@ -18,6 +18,47 @@ def _check_email(value: str) -> str:
 
 Email = Annotated[str, AfterValidator(_check_email)]
 PersonName = Annotated[OneLine, Field(min_length=1, max_length=120)]
+
+
+# A title or salutation, per language: {es: Alcaldesa, en: Mayor, pt: Prefeita}; one line each.
+Honorific = Annotated[OneLine, Field(min_length=1, max_length=40)]
+PerLanguage = dict[Language, Honorific]
+FamilyName = Annotated[OneLine, Field(min_length=1, max_length=80)]
+
+
+class Addressed(FileModel):
+    """How letters address a person: "Estimada alcaldesa Fuentes:", "Dear Mayor Fuentes,".
+
+    `title` and `salutation` are given for the same languages; `family_name` defaults to the
+    last word of the name. A language without them gets the plain greeting with the full name.
+    """
+
+    title: PerLanguage | None = None
+    salutation: PerLanguage | None = None
+    family_name: FamilyName | None = None
+
+    @model_validator(mode="after")
+    def _same_languages(self) -> Addressed:
+        titles, salutations = set(self.title or {}), set(self.salutation or {})
+        if titles != salutations:
+            missing = sorted(lang.value for lang in titles ^ salutations)
+            raise ValueError(
+                "title and salutation must be given for the same languages "
+                f"(one is missing for {', '.join(missing)})"
+            )
+        return self
+
+    def addressing(self) -> tuple[tuple[str, Any], ...]:
+        """The addressing a timeline person carries (hashable; JSON-able as a dict)."""
+        items: list[tuple[str, Any]] = []
+        if self.title and self.salutation:
+            items.append(("title", tuple(sorted((k.value, v) for k, v in self.title.items()))))
+            items.append(
+                ("salutation", tuple(sorted((k.value, v) for k, v in self.salutation.items())))
+            )
+        if self.family_name:
+            items.append(("family_name", self.family_name))
+        return tuple(items)
 
 
 class Organizer(FileModel):
@@ -41,14 +82,19 @@ class Substitute(FileModel):
     email: Email | None = None
 
 
-class Mayor(FileModel):
+class Mayor(Addressed):
     name: PersonName
     email: Email
     language: Language | None = None
     substitute: Substitute | None = None
+    assistant: Email | None = None  # the mayor's scheduler: copied (Cc) on the mayor's emails
+
+    def addressing(self) -> tuple[tuple[str, Any], ...]:
+        extra = (("assistant", self.assistant),) if self.assistant else ()
+        return super().addressing() + extra
 
 
-class TeamMember(FileModel):
+class TeamMember(Addressed):
     name: PersonName
     email: Email
     role: Role

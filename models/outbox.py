@@ -28,7 +28,8 @@ class MessageKind(StrEnum):
 
     INVITATION = "invitation"
     UPDATE = "update"
-    CANCELLATION = "cancellation"
+    CANCELLATION = "cancellation"  # the session is off for everyone
+    REMOVAL = "removal"  # the session goes on without this person (their copy is withdrawn)
     SESSION_REMINDER = "session_reminder"
     DELIVERABLE_DUE = "deliverable_due"
     DELIVERABLE_OVERDUE = "deliverable_overdue"

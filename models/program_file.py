@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -96,6 +96,14 @@ class WorkshopGrouping(FileModel):
     max_cities: int = Field(default=8, ge=1, le=100)
 
 
+class Topic(FileModel):
+    """One occurrence's own subject: its title (after the series title), speaker, what to prepare."""
+
+    title: LocalizedText
+    speaker: Annotated[OneLine, Field(min_length=1, max_length=120)] | None = None
+    prepare: LocalizedText | None = None
+
+
 class SessionSeries(FileModel):
     id: Slug
     kind: SessionKind
@@ -116,6 +124,8 @@ class SessionSeries(FileModel):
     decision_point: Slug | None = None
     working_hours: Policy | None = None
     invite_before: Duration | None = None  # default: the program's invitation_lead
+    # One per occurrence, in order; occurrences beyond the list keep the series title alone.
+    topics: list[Topic] = Field(default_factory=list, max_length=60)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

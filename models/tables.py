@@ -42,6 +42,8 @@ class PersonRecord(SQLModel, table=True):
     timezone: str
     role: str
     city_id: str | None = Field(default=None, index=True)
+    # {"title": {lang: text}, "salutation": {lang: text}, "family_name": str, "assistant": email}
+    addressing: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     active: bool = True
     changed_at: dt.datetime = utc_column(nullable=False)
 

@@ -46,6 +46,7 @@ def context(kind: str, inputs: LoadedInputs, recipient: Person) -> dict[str, Any
     coach = cohort.coach(city.coach)
     session = next(s for s in inputs.timeline.sessions if s.kind.value == "convening")
     shown = {
+        "kind": session.kind.value,
         "title": localized(session.title, recipient.language),
         "description": None,
         "starts_at": session.starts_at,

@@ -74,6 +74,7 @@ PROGRAM_NAMES = {
 
 def session(**changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
+        "kind": "coaching",
         "title": "Sesión de coaching",
         "description": "Reunión periódica de su ciudad con su coach de GovEx.",
         "starts_at": dt.datetime(2024, 9, 10, 13, tzinfo=UTC),
@@ -119,6 +120,7 @@ def context(kind: str, language: str) -> dict[str, Any]:
             },
         },
         "cancellation": {"session": session()},
+        "removal": {"session": session()},
         "session_reminder": {"session": session()},
         "deliverable_due": {"city": CITY, "deliverable": deliverable(), "coach": COACH},
         "deliverable_overdue": {
@@ -187,6 +189,7 @@ def test_context_keys_name_every_kind_of_the_brief() -> None:
         "invitation",
         "update",
         "cancellation",
+        "removal",
         "session_reminder",
         "deliverable_due",
         "deliverable_overdue",
@@ -292,13 +295,17 @@ def test_update_without_a_move_does_not_claim_one() -> None:
 
 def test_decision_point_lists_each_deliverable_status() -> None:
     es = render_email("decision_point", "es", context("decision_point", "es")).text
-    assert "- Equipo senior confirmado: Completada" in es
-    assert "- Declaración de prioridades: Atrasada, venció el miércoles 17 de julio de 2024" in es
-    assert "- Autoevaluación de madurez de datos: Pendiente, vence el miércoles 14 de agosto" in es
+    # The status names the delivery ("entrega", feminine), so it agrees whatever the title's
+    # gender: "Equipo senior confirmado: Completada" read as a wrongly agreed adjective.
+    assert "- Equipo senior confirmado: entrega completada" in es
+    assert "Completada" not in es
+    assert "- Declaración de prioridades: entrega atrasada, venció el miércoles 17 de julio" in es
+    assert "- Autoevaluación de madurez de datos: entrega pendiente, vence el miércoles 14" in es
     assert "Confirmar las prioridades de datos" in es
     assert "lunes 22 de julio de 2024, 10:00–10:45 (hora de Santiago, UTC−4)" in es
     pt = render_email("decision_point", "pt", context("decision_point", "pt")).text
-    assert "Concluída" in pt and "Atrasada (prazo: quarta-feira, 17 de julho de 2024)" in pt
+    assert "entrega concluída" in pt
+    assert "entrega atrasada (prazo: quarta-feira, 17 de julho de 2024)" in pt
     en = render_email("decision_point", "en", context("decision_point", "en")).text
     assert "Completed" in en and "Overdue since Wednesday, 17 July 2024" in en
 

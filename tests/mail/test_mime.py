@@ -348,6 +348,7 @@ def test_a_rendered_invitation_survives_the_round_trip(language: str, zone: str,
         },
         "program": {"name": "City Data Alliance Accelerator"},
         "session": {
+            "kind": "coaching",
             "title": "Sesión de coaching",
             "description": None,
             "starts_at": dt.datetime(2024, 9, 10, 13, tzinfo=UTC),

@@ -22,7 +22,12 @@ from models.outbox import OUTBOX
 from tests.mail.test_mime import children
 from tests.mail.test_mime_round_trip import check_parsed
 
-METHODS = {"invitation": "REQUEST", "update": "REQUEST", "cancellation": "CANCEL"}
+METHODS = {
+    "invitation": "REQUEST",
+    "update": "REQUEST",
+    "cancellation": "CANCEL",
+    "removal": "CANCEL",  # their copy is withdrawn; the session goes on
+}
 
 
 def test_every_queued_message_reads_back_as_rendered(
@@ -33,7 +38,7 @@ def test_every_queued_message_reads_back_as_rendered(
         connection.execute(
             sa.update(OUTBOX).where(OUTBOX.c.kind == "invitation").values(status="sent")
         )
-    # A member is replaced (cancellations to the old one) and a city changes zone (its
+    # A member is replaced (removal notices to the old one) and a city changes zone (its
     # sessions move: updates).
     helpers.edit(small_workspace, "i.vera@santiago.example.org", "n.vera@santiago.example.org")
     helpers.edit(small_workspace, "timezone: America/Asuncion", "timezone: America/Sao_Paulo")
@@ -66,4 +71,4 @@ def test_every_queued_message_reads_back_as_rendered(
         else:
             assert parsed.get_content_type() == "multipart/alternative"
         kinds[row.kind] += 1
-    assert {"invitation", "update", "cancellation", "session_reminder"} <= set(kinds), kinds
+    assert {"invitation", "update", "removal", "session_reminder"} <= set(kinds), kinds

@@ -112,6 +112,14 @@ CASES = [
     cohort("huge-list", "coaches[0].languages[99]: unknown value 'fr'", "19,900 more problems"),
     # -- injection: line breaks and markup where they do harm ----------------------------------
     cohort("name-crlf", "cities[0].name: may not contain line breaks"),
+    cohort(
+        "mayor-title",
+        "cities[0].mayor.title.es: may not contain line breaks",
+        "cities[0].mayor.assistant: not an email address",
+        "cities[1].mayor: title and salutation must be given for the same languages",
+        "cities[2].mayor.title.es: Value should have at most 40",
+        "cities[2].mayor.family_name: Value should have at least 1",
+    ),
     cohort("name-line-separator", "cities[0].mayor.name: may not contain line breaks"),
     cohort("name-bidi-override", "organizer.name: may not contain line breaks or control"),
     cohort("email-header-injection", "cities[0].team[1].email: not an email address"),

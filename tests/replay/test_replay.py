@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
+import icalendar
 import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
 from calendars.timeline_types import LoadedInputs
+from models.enums import Language
 from models.file_loading import load_scenario
 from models.timezones import load_zone
 from tasks.simulation import SimulationResult, simulate
@@ -134,8 +139,9 @@ def test_scenario_actions_are_felt(replay: tuple[LoadedInputs, SimulationResult]
         (r.kind, r.email)
         for r in _rows(result, "SELECT kind, email FROM outbox_message WHERE status='sent'")
     )
-    # Santiago's replaced member: the old one gets cancellations, the new one invitations.
-    assert kinds[("cancellation", "i.vera@santiago.example.org")] > 0
+    # Santiago's replaced member: the old one gets removal notices, the new one invitations.
+    assert kinds[("removal", "i.vera@santiago.example.org")] > 0
+    assert kinds[("cancellation", "i.vera@santiago.example.org")] == 0
     assert kinds[("invitation", "i.vidal@santiago.example.org")] > 0
     # Kingston never sent its draft strategy: its mayor hears of it exactly once.
     mayor = _rows(
@@ -156,3 +162,160 @@ def test_scenario_actions_are_felt(replay: tuple[LoadedInputs, SimulationResult]
     assert chain[-1] == "overdue_escalation_coach" and "overdue_escalation_mayor" not in chain
     feeds = list((result.out / "calendars" / "people").glob("*.ics"))
     assert len(feeds) >= 70
+
+
+# --- Messages people can trust (issue 12): read as their recipients read them. ---
+
+
+def _emails(result: SimulationResult) -> list[tuple[str, EmailMessage]]:
+    """Every .eml of the replay, parsed with the standard library: (kind, message)."""
+    parsed = []
+    for path in sorted((result.out / "outbox").glob("*.eml")):
+        kind = path.stem.split("-", 1)[1]
+        parsed.append((kind, BytesParser(policy=policy.default).parsebytes(path.read_bytes())))
+    return parsed
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert body is not None
+    return str(body.get_content())
+
+
+def _event(message: EmailMessage) -> tuple[str, Any]:
+    """The METHOD and the one VEVENT of a message's calendar part."""
+    for part in message.walk():
+        if part.get_content_type() == "text/calendar":
+            payload: Any = part.get_payload(decode=True)
+            calendar = icalendar.Calendar.from_ical(payload)
+            (event,) = calendar.walk("VEVENT")
+            return str(calendar["METHOD"]), event
+    raise AssertionError("no calendar part")
+
+
+def _view(event: Any) -> tuple[str, ...]:
+    """What an attendee sees of their own copy: time, place, title, details, their role."""
+    role = event["ATTENDEE"].params.get("ROLE")
+    return tuple(
+        str(x)
+        for x in (
+            event.start,
+            event.end,
+            event.get("LOCATION", ""),
+            event["SUMMARY"],
+            event.get("DESCRIPTION", ""),
+            role,
+        )
+    )
+
+
+def test_updates_only_where_the_recipients_own_invitation_changed(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    _, result = replay
+    last_seen: dict[tuple[str, str], tuple[str, ...]] = {}
+    updates = 0
+    for kind, message in sorted(_emails(result), key=lambda e: e[1]["Date"].datetime):
+        if kind not in ("invitation", "update"):
+            continue
+        _, event = _event(message)
+        copy = (str(event["UID"]), message["To"].addresses[0].addr_spec)
+        if kind == "update":
+            updates += 1
+            assert last_seen.get(copy) != _view(event), ("nothing changed for them", copy)
+        last_seen[copy] = _view(event)
+    # The 2 Sep replacement of one Santiago member sends nobody an update (it sent 79).
+    replaced_at = dt.datetime(2024, 9, 2, 13, tzinfo=dt.UTC)
+    later = _rows(
+        result,
+        "SELECT count(*) FROM outbox_message WHERE kind='update' AND created_at = "
+        f"'{replaced_at.replace(tzinfo=None)}'",
+    )
+    assert later[0][0] == 0, updates
+
+
+def test_the_replaced_member_is_told_of_removal_not_cancellation(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    _, result = replay
+    removed = [
+        (kind, m)
+        for kind, m in _emails(result)
+        if m["To"].addresses[0].addr_spec == "i.vera@santiago.example.org"
+        and m["Date"].datetime >= dt.datetime(2024, 9, 2, tzinfo=dt.UTC)
+    ]
+    removals = [m for kind, m in removed if kind == "removal"]
+    assert removals and all(kind != "cancellation" for kind, _ in removed)
+    for message in removals:
+        method, event = _event(message)
+        assert method == "CANCEL" and str(event["STATUS"]) == "CANCELLED"
+        text = _text(message)
+        assert "ya no figura entre los participantes" in text, text
+        assert "cancelada" not in text and "reprograma" not in text, text
+        assert str(message["Subject"]).startswith("Ya no figura en: ")
+
+
+def test_every_mayor_email_uses_the_title_and_copies_the_assistant(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    inputs, result = replay
+    mayors = {c.mayor.email: c for c in inputs.cohort.cities}
+    seen = 0
+    for _, message in _emails(result):
+        to = message["To"].addresses[0].addr_spec
+        if to not in mayors:
+            continue
+        seen += 1
+        city = mayors[to]
+        language = city.mayor.language or city.language
+        assert city.mayor.title is not None
+        title = city.mayor.title[language]
+        first_line = _text(message).lstrip().splitlines()[0]
+        assert title.lower() in first_line.lower(), first_line
+        assert "Hola," not in first_line and "Olá," not in first_line
+        if city.mayor.assistant:
+            assert [a.addr_spec for a in message["Cc"].addresses] == [city.mayor.assistant]
+        else:
+            assert message["Cc"] is None
+    assert seen > 100
+
+
+def test_wording_a_mayors_office_would_send(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    _, result = replay
+    emails = _emails(result)
+    rendered = dict(_rows(result, "SELECT message_id, subject FROM outbox_message"))
+    for kind, message in emails:
+        subject = str(message["Subject"])
+        assert "  " not in subject, subject
+        assert subject == rendered[message["Message-ID"]], subject  # read back as rendered
+        text = _text(message)
+        assert not re.search(r": 0 (days|días|dias)\b", text), (kind, subject)
+        assert "Completada" not in text and "Concluída" not in text
+        if kind in ("invitation", "update", "session_reminder", "cancellation", "removal"):
+            lines = text.splitlines()
+            urls = {w for line in lines for w in line.split() if w.startswith("https://meet.")}
+            for url in urls:
+                assert text.count(url) == 1, (subject, url)
+        if kind in ("invitation", "update", "cancellation", "removal"):
+            _, event = _event(message)
+            assert message["Date"].datetime == event.DTSTAMP, subject  # stamped when sent
+            if "convening" in str(event["UID"]):
+                assert "sesión" not in text.lower() and "sessão" not in text.lower(), text
+                assert " session " not in text, text
+
+
+def test_masterclasses_have_topics_and_check_ins_descriptions(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    inputs, _ = replay
+    masterclasses = [s for s in inputs.timeline.sessions if s.series == "masterclass"]
+    titles = {s.title[Language.EN] for s in masterclasses}
+    assert len(titles) == len(masterclasses) == 5
+    assert all(": " in t for t in titles), titles
+    for session in inputs.timeline.sessions:
+        if session.kind.value == "mayor_checkin":
+            assert session.description and "alcaldía" not in session.title[Language.ES]
+            roles = {inputs.timeline.people[a.person].role for a in session.attendees}
+            assert {"mayor", "coach"} < roles and len(roles) > 2, roles
