@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 
 from calendars.anchored_slots import fixed_slot, window_slot
 from calendars.expansion import Expansion, Slot
+from calendars.holiday_checks import holiday_problems
 from calendars.recurring_slots import recurring_slots
 from calendars.series_fit import availabilities, explain_misfit, warn_hours_cohort
 from calendars.slots import to_local
@@ -43,12 +44,15 @@ def expand_timeline(
         _check_window(expansion, index, made)
         sessions.extend(made)
     sessions.sort(key=lambda s: (s.starts_at, s.key))
+    people = cohort_people(program, cohort)
+    deliverables = timeline_deliverables(program, cohort, expansion.anchor.date, expansion.days_off)
+    expansion.problems.extend(holiday_problems(expansion, sessions, deliverables, people))
     return Timeline(
         cohort_id=cohort.id,
         program_id=program.id,
-        people=cohort_people(program, cohort),
+        people=people,
         sessions=sessions,
-        deliverables=timeline_deliverables(program, cohort, expansion.anchor.date),
+        deliverables=deliverables,
         decision_points=timeline_decision_points(program, cohort, sessions),
         problems=expansion.problems,
     )
@@ -72,7 +76,9 @@ def _expand_for_cohort(
         slots, zone = [fixed_slot(expansion, series)], expansion.anchor.timezone
     else:
         zone = expansion.program.timezone
-        slots, _ = recurring_slots(expansion, series, zone, [], None)
+        # Everyone attends: no occurrence on a public holiday of any city or coach.
+        avoid = expansion.holidays_of(list(expansion.days_off))
+        slots, _ = recurring_slots(expansion, series, zone, [], None, avoid)
         warn_hours_cohort(expansion, index, series, slots)
     sessions = _make_sessions(
         expansion,

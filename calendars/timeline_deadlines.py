@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+from calendars.business_days import DaysOff
 from calendars.slots import local_instant
 from calendars.timeline_types import TimelineDecisionPoint, TimelineDeliverable, TimelineSession
 from models.cohort_file import City, Cohort
 from models.enums import Audience, Role
-from models.program_file import Deliverable, Program
+from models.program_file import DeadlineOnHoliday, Deliverable, Program
 
 
 def timeline_deliverables(
-    program: Program, cohort: Cohort, anchor_day: dt.date
+    program: Program, cohort: Cohort, anchor_day: dt.date, days_off: dict[str, DaysOff]
 ) -> list[TimelineDeliverable]:
-    """Every deliverable of every city, due at the program's time on the city's clock."""
+    """Every deliverable of every city, due at the program's time on the city's clock; with
+    `deadline_on_holiday: previous_business_day`, a deadline on a city's day off moves earlier."""
     out = []
+    move = program.deadline_on_holiday is DeadlineOnHoliday.PREVIOUS_BUSINESS_DAY
     for city in cohort.cities:
         for deliverable in program.deliverables:
             due_day = deliverable.due.resolve(anchor_day)
+            if move:
+                due_day = days_off[f"city:{city.id}"].previous_business_day(due_day)
             out.append(
                 TimelineDeliverable(
                     key=f"{cohort.id}/deliverable/{city.id}/{deliverable.id}",
