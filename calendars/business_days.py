@@ -117,3 +117,29 @@ def shift_off_days(days: list[dt.date], off: frozenset[dt.date]) -> list[dt.date
         taken.add(candidate)
         out.append(candidate)
     return out
+
+
+def business_send_at(
+    off: DaysOff | None,
+    intended: dt.datetime,
+    *,
+    now: dt.datetime,
+    before: dt.datetime | None = None,
+) -> dt.datetime:
+    """When a message meant for `intended` goes out so it lands on a business day of `off`.
+
+    It moves to the same wall time on the previous business day; if that moment has passed it
+    waits for the next business day after `now`, as long as that is still before `before` (the
+    session's start); failing both it keeps `max(intended, now)`: a message that arrives on a
+    holiday is better than one that arrives after the session began.
+    """
+    wanted = max(intended, now)
+    if off is None or not off.is_off(to_local(wanted, off.zone).date()):
+        return wanted
+    earlier = off.earlier_business_moment(intended)
+    if earlier > now:
+        return earlier
+    later = off.later_business_moment(now)
+    if before is None or later < before:
+        return later
+    return wanted

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from calendars.anchored_slots import fixed_slot, window_slot
+from calendars.days_off import people_days_off
 from calendars.expansion import Expansion, Slot
 from calendars.holiday_checks import holiday_problems
 from calendars.recurring_slots import recurring_slots
@@ -53,8 +54,9 @@ def expand_timeline(
         people=people,
         sessions=sessions,
         deliverables=deliverables,
-        decision_points=timeline_decision_points(program, cohort, sessions),
+        decision_points=timeline_decision_points(program, cohort, sessions, expansion.days_off),
         problems=expansion.problems,
+        days_off=people_days_off(program, cohort, expansion.window),
     )
 
 

@@ -58,9 +58,13 @@ def _owners(cohort: Cohort, city: City, deliverable: Deliverable) -> tuple[str, 
 
 
 def timeline_decision_points(
-    program: Program, cohort: Cohort, sessions: list[TimelineSession]
+    program: Program,
+    cohort: Cohort,
+    sessions: list[TimelineSession],
+    days_off: dict[str, DaysOff],
 ) -> list[TimelineDecisionPoint]:
-    """A decision point per city whose check-in session was placed, notified before it."""
+    """A decision point per city whose check-in session was placed, notified before it (on
+    the city's previous business day when that moment is a weekend or public holiday)."""
     by_point = {(s.decision_point, s.city_id): s for s in sessions if s.decision_point is not None}
     out = []
     for city in cohort.cities:
@@ -74,7 +78,9 @@ def timeline_decision_points(
                     decision_point=point.id,
                     city_id=city.id,
                     checkin_session=checkin.key,
-                    notify_at=checkin.starts_at - point.notify_before,
+                    notify_at=days_off[f"city:{city.id}"].earlier_business_moment(
+                        checkin.starts_at - point.notify_before
+                    ),
                     title=dict(point.title),
                     decide=dict(point.decide),
                     deliverables=tuple(

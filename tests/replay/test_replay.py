@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
+from calendars.business_days import DaysOff
 from calendars.timeline_types import LoadedInputs
 from models.file_loading import load_scenario
 from models.timezones import load_zone
@@ -156,3 +157,36 @@ def test_scenario_actions_are_felt(replay: tuple[LoadedInputs, SimulationResult]
     assert chain[-1] == "overdue_escalation_coach" and "overdue_escalation_mayor" not in chain
     feeds = list((result.out / "calendars" / "people").glob("*.ics"))
     assert len(feeds) >= 70
+
+
+def _days_off_by_city(inputs: LoadedInputs) -> dict[str | None, tuple[str | None, str | None]]:
+    """(country, subdivision) per city id, read from the cohort file; None: staff (no country)."""
+    out: dict[str | None, tuple[str | None, str | None]] = {None: (None, None)}
+    for city in inputs.cohort.cities:
+        out[city.id] = (city.country, city.subdivision)
+    return out
+
+
+def weekend_and_holiday_sends(
+    inputs: LoadedInputs, result: SimulationResult
+) -> list[tuple[str, str, dt.date, str]]:
+    """(kind, email, local day, why) of every message sent on its recipient's day off."""
+    places = _days_off_by_city(inputs)
+    coaches = {c.email: (c.country, c.subdivision) for c in inputs.cohort.coaches}
+    found = []
+    for m in result.messages:
+        country, subdivision = coaches.get(m.email) or places.get(m.city_id, (None, None))
+        if m.email == inputs.cohort.organizer.email:
+            country, subdivision = None, None
+        off = DaysOff.of(m.timezone, country, subdivision, (2024, 2025))
+        day = m.sent_at.astimezone(load_zone(m.timezone)).date()
+        if (why := off.why_off(day)) is not None:
+            found.append((m.kind, m.email, day, why))
+    return found
+
+
+def test_nothing_arrives_on_the_recipients_weekend_or_public_holiday(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    inputs, result = replay
+    assert weekend_and_holiday_sends(inputs, result) == []
