@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter, defaultdict
 from email import policy
 from email.parser import BytesParser
@@ -190,3 +191,31 @@ def test_nothing_arrives_on_the_recipients_weekend_or_public_holiday(
 ) -> None:
     inputs, result = replay
     assert weekend_and_holiday_sends(inputs, result) == []
+
+
+def test_decision_point_emails_link_the_documents_the_team_submitted(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    _, result = replay
+    sent = _rows(
+        result,
+        """SELECT o.id, o.sent_at, d.deliverables FROM outbox_message o
+           JOIN decision_point d ON d.key = o.subject_key
+           WHERE o.kind = 'decision_point' AND o.status = 'sent'""",
+    )
+    submitted = {
+        r.key: (r.link, r.submitted_at)
+        for r in _rows(result, "SELECT key, link, submitted_at FROM deliverable")
+    }
+    linked = 0
+    for row in sent:
+        path = result.out / "outbox" / f"{row.id}-decision_point.eml"
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        for key in json.loads(row.deliverables):
+            link, at = submitted[key]
+            if link is not None and at is not None and str(at) <= str(row.sent_at):
+                assert link in text and f'href="{link}"' in html, (path.name, key)
+                linked += 1
+    assert len(sent) >= 30 and linked >= 30
