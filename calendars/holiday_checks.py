@@ -7,6 +7,7 @@ from calendars.expansion import Expansion
 from calendars.slots import to_local
 from calendars.timeline_types import Person, TimelineDeliverable, TimelineSession
 from models.enums import Policy
+from models.file_loading import source_line
 from models.problems import Problem, Severity, format_place
 
 
@@ -29,12 +30,14 @@ def holiday_problems(
             why = off.why_off(day)
             if why is None:
                 continue
+            place = ("sessions", index[session.series])
             out.append(
                 Problem(
                     expansion.program_file,
-                    format_place(("sessions", index[session.series])),
+                    format_place(place),
                     f"{session.key} falls on {day} ({why}) in {city_id}",
                     severity,
+                    line=source_line(program, place),
                 )
             )
     deliverable_index = {d.id: i for i, d in enumerate(program.deliverables)}
@@ -43,13 +46,15 @@ def holiday_problems(
         day = to_local(item.due_at, off.zone).date()
         why = off.why_off(day)
         if why is not None:
+            place = ("deliverables", deliverable_index[item.deliverable])
             out.append(
                 Problem(
                     expansion.program_file,
-                    format_place(("deliverables", deliverable_index[item.deliverable])),
+                    format_place(place),
                     f"{item.key} is due on {day} ({why}) in {item.city_id}; "
                     "deadline_on_holiday: previous_business_day would move it",
                     severity,
+                    line=source_line(program, place),
                 )
             )
     return out
