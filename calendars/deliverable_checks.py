@@ -8,12 +8,19 @@ exact minute); steps it skipped are superseded, never sent late in a burst. Each
 idempotency key, so re-running a check queues nothing twice. A submitted or cancelled
 deliverable gets nothing more: the chain stops where it stood. A step more than `max_lateness`
 behind `now` is stale (the engine was not running then) and is not sent.
+
+Days off: a coming-due reminder on the city's weekend or public holiday moves to the same wall
+time on the previous business day (a warning is worth more early than late); an overdue notice
+or escalation moves to the next business day instead, since moving it earlier could announce a
+deadline missed before it was (a coach's escalation keeps the coach's days off).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+
+from calendars.business_days import DaysOff
 
 DEFAULT_HORIZON = dt.timedelta(days=1)
 DEFAULT_MAX_LATENESS = dt.timedelta(days=7)
@@ -31,6 +38,16 @@ class DeliverableState:
     reminders: tuple[dt.timedelta, ...]
     submitted: bool
     cancelled: bool = False
+    days_off: DaysOff | None = None  # the city's
+    coach_days_off: DaysOff | None = None
+
+
+def _earlier(off: DaysOff | None, instant: dt.datetime) -> dt.datetime:
+    return off.earlier_business_moment(instant) if off is not None else instant
+
+
+def _later(off: DaysOff | None, instant: dt.datetime) -> dt.datetime:
+    return off.later_business_moment(instant) if off is not None else instant
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,7 @@ def deliverable_chain(item: DeliverableState, escalation: Escalation) -> list[No
             item.key,
             item.city_id,
             item.owners,
-            item.due_at - offset,
+            _earlier(item.days_off, item.due_at - offset),
             f"deliverable_due:{item.key}:{int(offset.total_seconds())}",
         )
         for offset in sorted(item.reminders, reverse=True)
@@ -69,7 +86,7 @@ def deliverable_chain(item: DeliverableState, escalation: Escalation) -> list[No
             item.key,
             item.city_id,
             item.team,
-            item.due_at + escalation.team_overdue,
+            _later(item.days_off, item.due_at + escalation.team_overdue),
             f"deliverable_overdue:{item.key}",
         ),
         Notice(
@@ -77,7 +94,7 @@ def deliverable_chain(item: DeliverableState, escalation: Escalation) -> list[No
             item.key,
             item.city_id,
             (item.coach,),
-            item.due_at + escalation.coach,
+            _later(item.coach_days_off, item.due_at + escalation.coach),
             f"overdue_escalation_coach:{item.key}",
         ),
         Notice(
@@ -85,7 +102,7 @@ def deliverable_chain(item: DeliverableState, escalation: Escalation) -> list[No
             item.key,
             item.city_id,
             (item.mayor,),
-            item.due_at + escalation.mayor,
+            _later(item.days_off, item.due_at + escalation.mayor),
             f"overdue_escalation_mayor:{item.key}",
         ),
     ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from calendars.business_days import DaysOff
+from calendars.days_off import owner_days_off
 from calendars.slots import BusyCalendar
 from models.cohort_file import Cohort
 from models.enums import Policy
@@ -30,6 +32,7 @@ class Expansion:
     cohort_file: str
     anchor: Anchor = field(init=False)
     window: tuple[dt.date, dt.date] = field(init=False)  # the program's first and last day
+    days_off: dict[str, DaysOff] = field(init=False)  # per slot owner: holidays, blackouts
     busy: BusyCalendar = field(default_factory=BusyCalendar)
     problems: list[Problem] = field(default_factory=list)
 
@@ -39,6 +42,16 @@ class Expansion:
             self.program.starts.resolve(self.anchor.date),
             self.program.ends.resolve(self.anchor.date),
         )
+        self.days_off = owner_days_off(self.program, self.cohort, self.window)
+
+    def holidays_of(self, owners: list[str]) -> frozenset[dt.date]:
+        """The public holidays and blackout dates of any of `owners` (weekends not included)."""
+        out: set[dt.date] = set()
+        for owner in owners:
+            off = self.days_off[owner]
+            out.update(day for day, _ in off.holidays)
+            out.update(off.blackout)
+        return frozenset(out)
 
     def report(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from calendars.business_days import shift_off_days
 from calendars.expansion import Expansion, Slot
 from calendars.recurrence import RecurrenceRuleError, has_weekday, occurrence_days
 from calendars.series_fit import fits
@@ -20,8 +21,13 @@ def recurring_slots(
     zone: str,
     owners: list[Availability],
     pinned: tuple[Weekday, dt.time] | None,
+    avoid: frozenset[dt.date] | None = None,
 ) -> tuple[list[Slot], bool]:
-    """Instants of a recurring series; the first candidate that fits, or the first one."""
+    """Instants of a recurring series; the first candidate that fits, or the first one.
+
+    An occurrence on a public holiday or blackout date of any owner (or in `avoid`, for a
+    cohort-wide series) moves to the next weekday free of them; the rest keep the rule's days.
+    """
     timing = series.recurrence
     assert timing is not None and series.duration is not None
     start_day = timing.starts.resolve(expansion.anchor.date)
@@ -31,6 +37,7 @@ def recurring_slots(
     else:
         weekdays = [None] if has_weekday(timing.rule) or not timing.weekdays else [*timing.weekdays]
         times = timing.times
+    off = avoid if avoid is not None else expansion.holidays_of([o.owner for o in owners])
     fallback: list[Slot] | None = None
     reason = f"the rule yields no occurrence from {start_day}"
     for weekday in weekdays:
@@ -40,6 +47,7 @@ def recurring_slots(
             days, reason = [], str(error)
         if not days:
             continue  # another weekday may give days; an empty series would "fit" anything
+        days = shift_off_days(days, off)
         for time in times:
             slots = []
             for day in days:

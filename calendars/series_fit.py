@@ -20,17 +20,25 @@ def availabilities(
     out = []
     for city in cities:
         if {Audience.MAYOR, Audience.SENIOR_TEAM} & set(series.audience):
+            owner = f"city:{city.id}"
             out.append(
                 Availability(
-                    f"city:{city.id}", city.timezone, _hours(expansion, city.working_hours)
+                    owner,
+                    city.timezone,
+                    _hours(expansion, city.working_hours),
+                    expansion.holidays_of([owner]),
                 )
             )
     if Audience.COACH in series.audience:
         for coach_id in dict.fromkeys(c.coach for c in cities):
             coach = cohort.coach(coach_id)
+            owner = f"coach:{coach.id}"
             out.append(
                 Availability(
-                    f"coach:{coach.id}", coach.timezone, _hours(expansion, coach.working_hours)
+                    owner,
+                    coach.timezone,
+                    _hours(expansion, coach.working_hours),
+                    expansion.holidays_of([owner]),
                 )
             )
     return out
@@ -97,6 +105,11 @@ def warn_hours_cohort(
 
 def _outside_hours(series: SessionSeries, owner: Availability, start: dt.datetime) -> str:
     local = to_local(start, owner.zone)
+    if local.date() in owner.holidays:
+        return (
+            f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is on a public holiday "
+            f"or blackout date of {owner.owner.replace(':', ' ')}"
+        )
     return (
         f"{series.id} on {local:%Y-%m-%d %H:%M} ({owner.zone}) is outside "
         f"the working hours of {owner.owner.replace(':', ' ')}"

@@ -34,6 +34,7 @@ class Availability:
     owner: str  # "city:santiago" or "coach:ana"
     zone: str
     hours: WorkingHours
+    holidays: frozenset[dt.date] = frozenset()  # public holidays and blackouts, local days
 
     @cached_property
     def _days(self) -> frozenset[int]:
@@ -44,6 +45,7 @@ class Availability:
         return (
             local_start.date() == local_end.date()
             and local_start.weekday() in self._days
+            and local_start.date() not in self.holidays
             and local_start.time() >= self.hours.start
             and local_end.time() <= self.hours.end
         )

@@ -12,7 +12,9 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from calendars.anchored_slots import fixed_slot, window_slot
+from calendars.days_off import people_days_off
 from calendars.expansion import Expansion, Slot
+from calendars.holiday_checks import holiday_problems
 from calendars.recurring_slots import recurring_slots
 from calendars.series_fit import availabilities, explain_misfit, warn_hours_cohort
 from calendars.slots import to_local
@@ -43,14 +45,18 @@ def expand_timeline(
         _check_window(expansion, index, made)
         sessions.extend(made)
     sessions.sort(key=lambda s: (s.starts_at, s.key))
+    people = cohort_people(program, cohort)
+    deliverables = timeline_deliverables(program, cohort, expansion.anchor.date, expansion.days_off)
+    expansion.problems.extend(holiday_problems(expansion, sessions, deliverables, people))
     return Timeline(
         cohort_id=cohort.id,
         program_id=program.id,
-        people=cohort_people(program, cohort),
+        people=people,
         sessions=sessions,
-        deliverables=timeline_deliverables(program, cohort, expansion.anchor.date),
-        decision_points=timeline_decision_points(program, cohort, sessions),
+        deliverables=deliverables,
+        decision_points=timeline_decision_points(program, cohort, sessions, expansion.days_off),
         problems=expansion.problems,
+        days_off=people_days_off(program, cohort, expansion.window),
     )
 
 
@@ -72,7 +78,9 @@ def _expand_for_cohort(
         slots, zone = [fixed_slot(expansion, series)], expansion.anchor.timezone
     else:
         zone = expansion.program.timezone
-        slots, _ = recurring_slots(expansion, series, zone, [], None)
+        # Everyone attends: no occurrence on a public holiday of any city or coach.
+        avoid = expansion.holidays_of(list(expansion.days_off))
+        slots, _ = recurring_slots(expansion, series, zone, [], None, avoid)
         warn_hours_cohort(expansion, index, series, slots)
     sessions = _make_sessions(
         expansion,

@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 
+from calendars.business_days import DaysOff
 from calendars.slots import local_instant
 from calendars.timeline_types import TimelineDecisionPoint, TimelineDeliverable, TimelineSession
 from models.cohort_file import City, Cohort
 from models.enums import Audience, Role
-from models.program_file import Deliverable, Program
+from models.program_file import DeadlineOnHoliday, Deliverable, Program
 
 
 def timeline_deliverables(
-    program: Program, cohort: Cohort, anchor_day: dt.date
+    program: Program, cohort: Cohort, anchor_day: dt.date, days_off: dict[str, DaysOff]
 ) -> list[TimelineDeliverable]:
-    """Every deliverable of every city, due at the program's time on the city's clock."""
+    """Every deliverable of every city, due at the program's time on the city's clock; with
+    `deadline_on_holiday: previous_business_day`, a deadline on a city's day off moves earlier."""
     out = []
+    move = program.deadline_on_holiday is DeadlineOnHoliday.PREVIOUS_BUSINESS_DAY
     for city in cohort.cities:
         for deliverable in program.deliverables:
             due_day = deliverable.due.resolve(anchor_day)
+            if move:
+                due_day = days_off[f"city:{city.id}"].previous_business_day(due_day)
             out.append(
                 TimelineDeliverable(
                     key=f"{cohort.id}/deliverable/{city.id}/{deliverable.id}",
@@ -53,9 +58,13 @@ def _owners(cohort: Cohort, city: City, deliverable: Deliverable) -> tuple[str, 
 
 
 def timeline_decision_points(
-    program: Program, cohort: Cohort, sessions: list[TimelineSession]
+    program: Program,
+    cohort: Cohort,
+    sessions: list[TimelineSession],
+    days_off: dict[str, DaysOff],
 ) -> list[TimelineDecisionPoint]:
-    """A decision point per city whose check-in session was placed, notified before it."""
+    """A decision point per city whose check-in session was placed, notified before it (on
+    the city's previous business day when that moment is a weekend or public holiday)."""
     by_point = {(s.decision_point, s.city_id): s for s in sessions if s.decision_point is not None}
     out = []
     for city in cohort.cities:
@@ -69,7 +78,9 @@ def timeline_decision_points(
                     decision_point=point.id,
                     city_id=city.id,
                     checkin_session=checkin.key,
-                    notify_at=checkin.starts_at - point.notify_before,
+                    notify_at=days_off[f"city:{city.id}"].earlier_business_moment(
+                        checkin.starts_at - point.notify_before
+                    ),
                     title=dict(point.title),
                     decide=dict(point.decide),
                     deliverables=tuple(

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from calendars.business_days import DaysOff
 from models.cohort_file import Cohort
 from models.enums import Language, SessionKind
 from models.problems import Problem
@@ -92,6 +93,8 @@ class Timeline:
     deliverables: list[TimelineDeliverable]
     decision_points: list[TimelineDecisionPoint]
     problems: list[Problem] = field(default_factory=list)
+    # Per email: weekends, public holidays and blackout dates a message to them avoids.
+    days_off: dict[str, DaysOff] = field(default_factory=dict)
 
 
 def uid_for(session_key: str, program_id: str) -> str:

@@ -89,6 +89,8 @@ def _decision_context(
                     if d.due_at < date
                     else DecisionDeliverableState.PENDING
                 ).value,
+                # Stored when the team submitted (`accel deliverable submit --link`).
+                "link": d.link if d.submitted_at is not None else None,
             }
             for d in items
         ],

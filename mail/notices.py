@@ -65,6 +65,8 @@ def deliverable_states(
                 reminders=tuple(dt.timedelta(seconds=s) for s in row.reminders),
                 submitted=row.submitted_at is not None,
                 cancelled=row.status == CANCELLED,
+                days_off=inputs.timeline.days_off.get(city["mayor"]),  # the mayor's: the city's
+                coach_days_off=inputs.timeline.days_off.get(city["coach"]),
             )
         )
     return states

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from calendars.business_days import business_send_at
 from calendars.reconcile import Action, InvitationChange, Plan
 from calendars.timeline_types import LoadedInputs, Timeline, TimelineSession
 from mail.outbox_writes import (
@@ -128,9 +129,17 @@ def _queue_invitation_changes(
         key = message_key(kind, change.session_key, change.email, change.sequence)
         common = new_row(plan.cohort_id, key, domain, now)
         session = sessions.get(change.session_key)
-        if kind == MessageKind.INVITATION.value and session is not None:
-            # A first invitation waits until `invite_before` the session (see TimelineSession).
-            common["send_at"] = max(now, session.starts_at - session.invite_before)
+        if session is not None:
+            # A first invitation waits until `invite_before` the session (see TimelineSession);
+            # any message waits out the recipient's weekend or public holiday when the session
+            # is later than that (see business_send_at).
+            invitation = kind == MessageKind.INVITATION.value
+            common["send_at"] = business_send_at(
+                timeline.days_off.get(change.email),
+                session.starts_at - session.invite_before if invitation else now,
+                now=now,
+                before=session.starts_at,
+            )
         inserts.append(
             values
             | common

@@ -13,6 +13,10 @@ is a candidate only if it is still before the session starts; on a tie the earli
 A 24-hour reminder due at 23:00 goes at 21:00; one due at 06:30 for a 10:00 session goes at
 07:00; one due at 06:30 for a 07:00 session goes at 21:00 the evening before.
 Nothing is queued for a session already started at `now`, nor a reminder due at or before it.
+
+Days off: a reminder whose (quiet-hours adjusted) moment is on the recipient's weekend, public
+holiday or a program blackout date moves to the same wall time on their previous business day
+(so still outside quiet hours, and earlier than the session).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from calendars.business_days import DaysOff
 from calendars.reconcile import Action, Plan
 from calendars.slots import local_instant
 from calendars.timeline_types import Timeline, TimelineSession
@@ -47,6 +52,19 @@ def reminder_key(session_key: str, email: str, offset_seconds: int) -> str:
 
 
 def reminder_send_at(
+    starts_at: dt.datetime,
+    offset: dt.timedelta,
+    *,
+    zone: str,
+    quiet: tuple[dt.time, dt.time],
+    days_off: DaysOff | None = None,
+) -> dt.datetime:
+    """When a reminder goes out: the quiet-hours rule, then off the recipient's days off."""
+    moment = _quiet_send_at(starts_at, offset, zone=zone, quiet=quiet)
+    return days_off.earlier_business_moment(moment) if days_off is not None else moment
+
+
+def _quiet_send_at(
     starts_at: dt.datetime, offset: dt.timedelta, *, zone: str, quiet: tuple[dt.time, dt.time]
 ) -> dt.datetime:
     """When a reminder `offset` before `starts_at` goes out, after the quiet-hours rule.
@@ -66,6 +84,12 @@ def reminder_send_at(
     >>> reminder_send_at(dt.datetime(2024, 9, 10, 13, tzinfo=utc), dt.timedelta(hours=3, minutes=30),
     ...                  zone="America/Santiago", quiet=quiet).isoformat()
     '2024-09-10T10:00:00+00:00'
+    >>> # Due Wednesday 18 Sep 10:00 local, Chile's Independence Day: Tuesday 17 Sep 10:00.
+    >>> from calendars.business_days import DaysOff
+    >>> chile = DaysOff.of("America/Santiago", "CL", None, (2024,))
+    >>> reminder_send_at(dt.datetime(2024, 9, 19, 13, tzinfo=utc), day,
+    ...                  zone="America/Santiago", quiet=quiet, days_off=chile).isoformat()
+    '2024-09-17T13:00:00+00:00'
     """
     intended = starts_at - offset
     quiet_start, quiet_end = quiet
@@ -98,7 +122,11 @@ def _wanted_reminders(
             for offset in session.reminders:
                 seconds = int(offset.total_seconds())
                 send_at = reminder_send_at(
-                    session.starts_at, offset, zone=person.timezone, quiet=quiet
+                    session.starts_at,
+                    offset,
+                    zone=person.timezone,
+                    quiet=quiet,
+                    days_off=timeline.days_off.get(person.key),
                 )
                 yield (
                     reminder_key(session.key, person.key, seconds),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
+import holidays
 from pydantic import AfterValidator, Field, HttpUrl, model_validator
 
 from models.addresses import check_email_address
@@ -61,6 +62,27 @@ class Addressed(FileModel):
         return tuple(items)
 
 
+def _check_country(value: str) -> str:
+    if value not in holidays.list_supported_countries():
+        raise ValueError(f"no public-holiday calendar for country {value!r} (ISO 3166-1 alpha-2)")
+    return value
+
+
+# Required rather than guessed from the zone: one zone spans several countries
+# (America/Mexico_City is also Guadalajara's; America/New_York is Toronto's too in practice),
+# and a wrong country would silently schedule on someone's national holiday.
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), AfterValidator(_check_country)]
+
+
+def _check_subdivision(country: str, subdivision: str | None) -> None:
+    if subdivision is not None:
+        known = holidays.list_supported_countries().get(country, [])
+        if subdivision not in known:
+            raise ValueError(
+                f"{country} has no subdivision {subdivision!r} (use its ISO 3166-2 code)"
+            )
+
+
 class Organizer(FileModel):
     name: PersonName
     email: Email
@@ -75,6 +97,17 @@ class Coach(FileModel):
     timezone: TimeZoneName
     languages: list[Language] = Field(min_length=1)
     working_hours: WorkingHours | None = None
+    # Whose public holidays the coach keeps; without it only weekends are days off.
+    country: Country | None = None
+    subdivision: str | None = Field(default=None, max_length=10)
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Self:
+        if self.subdivision is not None and self.country is None:
+            raise ValueError("a subdivision needs a country")
+        if self.country is not None:
+            _check_subdivision(self.country, self.subdivision)
+        return self
 
 
 class Substitute(FileModel):
@@ -112,7 +145,8 @@ class CoachingSlot(FileModel):
 class City(FileModel):
     id: Slug
     name: PersonName
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    country: Country
+    subdivision: str | None = Field(default=None, max_length=10)  # ISO 3166-2, e.g. JAL
     timezone: TimeZoneName
     language: Language
     coach: Slug
@@ -120,6 +154,11 @@ class City(FileModel):
     team: list[TeamMember]
     working_hours: WorkingHours | None = None
     coaching: CoachingSlot | None = None
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> Self:
+        _check_subdivision(self.country, self.subdivision)
+        return self
 
 
 class VirtualMeeting(FileModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -177,6 +178,11 @@ class DecisionPoint(FileModel):
     deliverables: list[Slug] = Field(default_factory=list)
 
 
+class DeadlineOnHoliday(StrEnum):
+    KEEP = "keep"
+    PREVIOUS_BUSINESS_DAY = "previous_business_day"
+
+
 class Program(FileModel):
     id: Slug = Field(alias="program")
     name: LocalizedText
@@ -195,6 +201,11 @@ class Program(FileModel):
     # point's email), so nobody gets thirty invitations on the first day.
     invitation_lead: Duration = Field(default_factory=lambda: dt.timedelta(days=21))
     escalation: Escalation = Field(default_factory=Escalation)
+    # A fixed session or a deadline on a weekend or public holiday: a warning, or an error.
+    holiday_policy: Policy = Policy.WARN
+    deadline_on_holiday: DeadlineOnHoliday = DeadlineOnHoliday.KEEP
+    # Days nobody is scheduled (e.g. a GovEx retreat), on top of each country's holidays.
+    blackout_dates: list[CalendarDay] = Field(default_factory=list, max_length=100)
     # Bounded so a runaway file cannot make expansion take minutes (the seed has 9, 6 and 3).
     sessions: list[SessionSeries] = Field(min_length=1, max_length=50)
     deliverables: list[Deliverable] = Field(default_factory=list, max_length=50)

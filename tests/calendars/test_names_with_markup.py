@@ -84,7 +84,12 @@ def context(kind: str, inputs: LoadedInputs, recipient: Person) -> dict[str, Any
             "meeting_url": session.meeting_url,
         },
         "deliverables": [
-            {"title": m.name, "due_at": due, "status": DecisionDeliverableState.PENDING}
+            {
+                "title": m.name,
+                "due_at": due,
+                "status": DecisionDeliverableState.PENDING,
+                "link": None,
+            }
             for m in city.team
         ],
     }

@@ -90,7 +90,10 @@ def test_cancel_sends_cancellations_and_stops_reminders(engine_env: Path) -> Non
     assert reminders and {r.status for r in reminders} == {"cancelled"}
 
 
-DUE = dt.datetime(2024, 9, 18, 20, 0, tzinfo=dt.UTC)  # strategy-outline, 17:00 in Santiago
+# strategy-outline, 17:00 in Santiago on Tuesday 17 September: the program moves it off
+# Wednesday 18 (Independence Day). Chile's holidays of 18-20 September and the weekend then put
+# the team's overdue notice and the coach's escalation on Monday 23 September, the mayor's on 25.
+DUE = dt.datetime(2024, 9, 17, 20, 0, tzinfo=dt.UTC)
 OUTLINE = "test-small/deliverable/santiago/strategy-outline"
 
 
@@ -119,7 +122,7 @@ def _submit(folder: Path, now: dt.datetime) -> None:
 
 def test_deliverable_never_submitted_reaches_the_mayor_once(engine_env: Path) -> None:
     sync_cohort(cohort_file=COHORT, now=MAY)
-    _checks([-7.5, -1.5, 0.5, 3.5, 7.5, 8.5, 9.5])
+    _checks([-7.5, -1.5, 0.5, 3.5, 5.5, 6.5, 7.5, 8.5, 9.5])  # daily, as deployed, near the end
     kinds = _chain(engine_env)
     assert kinds.count("overdue_escalation_mayor") == 1
     assert kinds.count("overdue_escalation_coach") == 1
@@ -139,8 +142,8 @@ def test_deliverable_on_time_gets_no_escalation(engine_env: Path) -> None:
 
 def test_deliverable_submitted_late_stops_the_chain(engine_env: Path) -> None:
     sync_cohort(cohort_file=COHORT, now=MAY)
-    _checks([0.5, 3.5])
-    _submit(engine_env, DUE + dt.timedelta(days=4, hours=12))
+    _checks([0.5, 3.5, 5.5])
+    _submit(engine_env, DUE + dt.timedelta(days=6, hours=12))
     _checks([7.5, 8.5])
     kinds = _chain(engine_env)
     assert "overdue_escalation_coach" in kinds and "overdue_escalation_mayor" not in kinds

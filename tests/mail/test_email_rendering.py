@@ -153,16 +153,19 @@ def context(kind: str, language: str) -> dict[str, Any]:
                     "title": "Equipo senior confirmado",
                     "due_at": dt.datetime(2024, 6, 12, 21, tzinfo=UTC),
                     "status": DecisionDeliverableState.COMPLETED,
+                    "link": "https://docs.example.org/santiago/roster",
                 },
                 {
                     "title": "Declaración de prioridades",
                     "due_at": dt.datetime(2024, 7, 17, 21, tzinfo=UTC),
                     "status": DecisionDeliverableState.OVERDUE,
+                    "link": None,
                 },
                 {
                     "title": "Autoevaluación de madurez de datos",
                     "due_at": dt.datetime(2024, 8, 14, 21, tzinfo=UTC),
                     "status": "pending",
+                    "link": None,
                 },
             ],
         },
@@ -308,6 +311,16 @@ def test_decision_point_lists_each_deliverable_status() -> None:
     assert "entrega atrasada (prazo: quarta-feira, 17 de julho de 2024)" in pt
     en = render_email("decision_point", "en", context("decision_point", "en")).text
     assert "Completed" in en and "Overdue since Wednesday, 17 July 2024" in en
+
+
+def test_decision_point_links_the_submitted_document() -> None:
+    link = "https://docs.example.org/santiago/roster"
+    labels = {"es": "Documento entregado", "pt": "Documento entregue", "en": "Submitted document"}
+    for language, label in labels.items():
+        email = render_email("decision_point", language, context("decision_point", language))
+        assert f"  {label}: {link}" in email.text.splitlines()
+        assert email.text.count("https://docs.example.org/") == 1  # only the submitted one
+        assert f'href="{link}"' in email.html and label in email.html
 
 
 def test_decision_point_with_no_deliverables() -> None:

@@ -56,14 +56,17 @@ def test_one_reminder_per_session_attendee_and_offset(
     helpers.apply(sqlite_engine, small_workspace)
     timeline = load_inputs(small_workspace).timeline
     wanted = {
-        f"reminder:{s.key}:{a.person}:{int(o.total_seconds())}": s.starts_at - o
+        # On the recipient's weekend or holiday: the same wall time, previous business day.
+        f"reminder:{s.key}:{a.person}:{int(o.total_seconds())}": timeline.days_off[
+            a.person
+        ].earlier_business_moment(s.starts_at - o)
         for s in timeline.sessions
         for a in s.attendees
         for o in s.reminders
     }
     reminders = by_key(helpers.outbox_rows(sqlite_engine, kind="session_reminder"))
     assert set(reminders) == set(wanted)
-    # Working-hours sessions put no reminder of this cohort in quiet hours: all at start - offset.
+    # Working-hours sessions put no reminder of this cohort in quiet hours: no quiet move.
     assert all(row.send_at == wanted[key] for key, row in reminders.items())
     invitation = helpers.outbox_rows(sqlite_engine, kind="invitation")[0]
     assert invitation.idempotency_key == (
@@ -99,9 +102,16 @@ def test_moved_session_retimes_reminders_and_threads_updates(
     rows = by_key(helpers.outbox_rows(sqlite_engine))
     updates = [r for r in rows.values() if r.kind == "update"]
     assert {r.subject_key for r in updates} == {f"test-small/masterclass/0{n}" for n in range(1, 6)}
+    days_off = load_inputs(small_workspace).timeline.days_off
     for update in updates:
         invitation = invitations[(update.subject_key, update.email)]
-        assert update.sequence == 1 and update.status == "pending" and update.send_at == later
+        assert update.sequence == 1 and update.status == "pending"
+        # At once, except on the recipient's day off (1 May is Labour Day in most of them).
+        off = days_off[update.email]
+        if off.is_off(later.astimezone(ZoneInfo(off.zone)).date()):
+            assert update.send_at == off.later_business_moment(later)
+        else:
+            assert update.send_at == later
         assert update.idempotency_key == f"update:{update.subject_key}:{update.email}:1"
         assert update.in_reply_to == invitation.message_id
         assert update.previous_starts_at == invitation.starts_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import Counter, defaultdict
 from email import policy
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from accel.inputs import load_inputs
+from calendars.business_days import DaysOff
 from calendars.timeline_types import LoadedInputs
 from models.enums import Language
 from models.file_loading import load_scenario
@@ -319,3 +321,64 @@ def test_masterclasses_have_topics_and_check_ins_descriptions(
             assert session.description and "alcaldía" not in session.title[Language.ES]
             roles = {inputs.timeline.people[a.person].role for a in session.attendees}
             assert {"mayor", "coach"} < roles and len(roles) > 2, roles
+
+
+def _days_off_by_city(inputs: LoadedInputs) -> dict[str | None, tuple[str | None, str | None]]:
+    """(country, subdivision) per city id, read from the cohort file; None: staff (no country)."""
+    out: dict[str | None, tuple[str | None, str | None]] = {None: (None, None)}
+    for city in inputs.cohort.cities:
+        out[city.id] = (city.country, city.subdivision)
+    return out
+
+
+def weekend_and_holiday_sends(
+    inputs: LoadedInputs, result: SimulationResult
+) -> list[tuple[str, str, dt.date, str]]:
+    """(kind, email, local day, why) of every message sent on its recipient's day off."""
+    places = _days_off_by_city(inputs)
+    coaches = {c.email: (c.country, c.subdivision) for c in inputs.cohort.coaches}
+    found = []
+    for m in result.messages:
+        country, subdivision = coaches.get(m.email) or places.get(m.city_id, (None, None))
+        if m.email == inputs.cohort.organizer.email:
+            country, subdivision = None, None
+        off = DaysOff.of(m.timezone, country, subdivision, (2024, 2025))
+        day = m.sent_at.astimezone(load_zone(m.timezone)).date()
+        if (why := off.why_off(day)) is not None:
+            found.append((m.kind, m.email, day, why))
+    return found
+
+
+def test_nothing_arrives_on_the_recipients_weekend_or_public_holiday(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    inputs, result = replay
+    assert weekend_and_holiday_sends(inputs, result) == []
+
+
+def test_decision_point_emails_link_the_documents_the_team_submitted(
+    replay: tuple[LoadedInputs, SimulationResult],
+) -> None:
+    _, result = replay
+    sent = _rows(
+        result,
+        """SELECT o.id, o.sent_at, d.deliverables FROM outbox_message o
+           JOIN decision_point d ON d.key = o.subject_key
+           WHERE o.kind = 'decision_point' AND o.status = 'sent'""",
+    )
+    submitted = {
+        r.key: (r.link, r.submitted_at)
+        for r in _rows(result, "SELECT key, link, submitted_at FROM deliverable")
+    }
+    linked = 0
+    for row in sent:
+        path = result.out / "outbox" / f"{row.id}-decision_point.eml"
+        message = BytesParser(policy=policy.default).parsebytes(path.read_bytes())
+        text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+        html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+        for key in json.loads(row.deliverables):
+            link, at = submitted[key]
+            if link is not None and at is not None and str(at) <= str(row.sent_at):
+                assert link in text and f'href="{link}"' in html, (path.name, key)
+                linked += 1
+    assert len(sent) >= 30 and linked >= 30
