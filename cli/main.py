@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import checks, cohort, db, deliverables, feeds, outbox, serve, simulate, web
+from cli import checks, cohort, db, deliverables, feeds, init, outbox, serve, simulate, web
 from cli.context import read_settings
 from cli.session import session_app
 
@@ -30,6 +30,7 @@ app.command()(deliverables.deliverables)
 app.command()(serve.serve)
 app.command("simulate")(simulate.simulate_command)
 app.command()(simulate.demo)
+app.command()(init.init)
 app.command()(outbox.dispatch)
 app.command("check-deliverables")(checks.check_deliverables_command)
 app.command("notify-decisions")(checks.notify_decisions_command)
