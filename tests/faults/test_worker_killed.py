@@ -15,8 +15,8 @@ never touches the Prefect settings of the pytest process (tests/flows runs a tes
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
-import json
 import re
 import subprocess
 import sys
@@ -181,10 +181,11 @@ def statuses(faults: Any, engine: Any) -> dict[str, str]:
     return {r.message_id: r.status for r in faults.outbox(engine) if r.send_at <= due}
 
 
-def reports(log: Path) -> list[dict[str, int]]:
-    """The counts each dispatch flow run logged ("dispatch_messages at ...: {...}")."""
+def reports(log: Path) -> list[dict[str, Any]]:
+    """The counts each dispatch flow run logged ("dispatch_messages at ...: {...}"): a Python
+    dict's repr (its `held` may be None), read back as a literal."""
     found = re.findall(r"dispatch_messages at \S+: (\{[^}]*\})", log.read_text(errors="replace"))
-    return [json.loads(text.replace("'", '"')) for text in found]
+    return [ast.literal_eval(text) for text in found]
 
 
 def test_worker_killed_mid_flow_then_rerun(
