@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from bench.generated_cohort import generated_cohort  # noqa: E402
+from bench.generated_cohort import generated_cohort, one_coach_cohort  # noqa: E402
 from calendars.budget import (  # noqa: E402
     MAX_OUTBOX_ROWS,
     MAX_SESSIONS_PER_COACH,
@@ -36,19 +34,6 @@ from models.problems import InvalidInputError  # noqa: E402
 
 PROGRAM = REPO / "programs" / "cda-accelerator.yaml"
 ACCEL = Path(sys.executable).parent / "accel"
-
-
-def one_coach_cohort(cities: int) -> str:
-    """The generated cohort with one coach for every city, cities written one per line."""
-    document = yaml.safe_load(generated_cohort(cities, "one-coach"))
-    coach = document["coaches"][0] | {"id": "ana"}
-    document["coaches"] = [coach]
-    lines = [yaml.safe_dump({k: v}, sort_keys=False) for k, v in document.items() if k != "cities"]
-    lines.append("cities:\n")
-    for city in document["cities"]:
-        city["coach"] = coach["id"]
-        lines.append("  - " + yaml.safe_dump(city, default_flow_style=True, width=10**6))
-    return "".join(lines)
 
 
 def cost_of(text: str) -> ExpansionCost:

@@ -77,3 +77,17 @@ def generated_cohort(cities: int, cohort_id: str | None = None) -> str:
         "cities": city_rows,
     }
     return yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+
+
+def one_coach_cohort(cities: int) -> str:
+    """The generated cohort with one coach for every city, cities written one per line
+    (the budget's worst case: every city shares one coach's calendar)."""
+    document = yaml.safe_load(generated_cohort(cities, "one-coach"))
+    coach = document["coaches"][0] | {"id": "ana"}
+    document["coaches"] = [coach]
+    lines = [yaml.safe_dump({k: v}, sort_keys=False) for k, v in document.items() if k != "cities"]
+    lines.append("cities:\n")
+    for city in document["cities"]:
+        city["coach"] = coach["id"]
+        lines.append("  - " + yaml.safe_dump(city, default_flow_style=True, width=10**6))
+    return "".join(lines)
